@@ -1,0 +1,118 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// PublisherOptions sets retries and flow control of a Publisher. The zero
+// value retries five times starting at 50ms and allows 4096 pending
+// asynchronous publishes.
+type PublisherOptions struct {
+	// Retries is how often a failed publish is tried again; 0 means 5 and a
+	// negative value disables retries.
+	Retries int
+	// Backoff is the first wait between tries; it doubles on each retry up to
+	// two seconds. 0 means 50ms.
+	Backoff time.Duration
+	// MaxPending bounds the asynchronous publishes awaiting acknowledgement;
+	// 0 means 4096.
+	MaxPending int
+}
+
+// Publisher appends events to the event stream. Every event is validated,
+// published with its id as Nats-Msg-Id so that retries inside the stream's
+// duplicate window store it once, and counted as published only after
+// JetStream acknowledged it. A Publisher is safe for concurrent use.
+type Publisher struct {
+	js   jetstream.JetStream
+	opts PublisherOptions
+}
+
+// NewPublisher returns a Publisher over js.
+func NewPublisher(js jetstream.JetStream, opts PublisherOptions) *Publisher {
+	if opts.Retries == 0 {
+		opts.Retries = 5
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = 50 * time.Millisecond
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 4096
+	}
+	return &Publisher{js: js, opts: opts}
+}
+
+// Publish validates e, publishes it and blocks until JetStream acknowledged
+// it or ctx ends, retrying with backoff. It returns the stream sequence of
+// the stored event, which for a duplicate is the sequence of the original.
+// A validation error is returned at once, wrapping ErrInvalid or a related
+// sentinel; a publish error wraps ErrPublish.
+func (p *Publisher) Publish(ctx context.Context, e *Event) (uint64, error) {
+	msg, err := p.message(e)
+	if err != nil {
+		return 0, err
+	}
+	return p.publishMsg(ctx, msg)
+}
+
+// PublishCommand publishes c on the command stream of its user and blocks
+// until JetStream acknowledged it, retrying like Publish.
+func (p *Publisher) PublishCommand(ctx context.Context, c *Command) (uint64, error) {
+	data, err := jsonMarshal(c)
+	if err != nil {
+		return 0, err
+	}
+	msg := nats.NewMsg(CommandSubject(c.User))
+	msg.Data = data
+	msg.Header.Set(jetstream.MsgIDHeader, c.ID)
+	return p.publishMsg(ctx, msg)
+}
+
+func (p *Publisher) message(e *Event) (*nats.Msg, error) {
+	if err := Validate(e); err != nil {
+		return nil, err
+	}
+	data, err := Encode(e)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode %s: %v", ErrInvalid, e.ID, err)
+	}
+	msg := nats.NewMsg(Subject(e))
+	msg.Data = data
+	msg.Header.Set(jetstream.MsgIDHeader, e.ID)
+	return msg, nil
+}
+
+func (p *Publisher) publishMsg(ctx context.Context, msg *nats.Msg) (uint64, error) {
+	wait := p.opts.Backoff
+	for try := 0; ; try++ {
+		ack, err := p.js.PublishMsg(ctx, msg)
+		if err == nil {
+			return ack.Sequence, nil
+		}
+		if try >= p.opts.Retries || ctx.Err() != nil || !retryable(err) {
+			return 0, fmt.Errorf("%w: %s %s after %d tries: %v", ErrPublish, msg.Subject, msg.Header.Get(jetstream.MsgIDHeader), try+1, err)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w: %s: %v", ErrPublish, msg.Subject, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// retryable reports whether a publish error may succeed on a later try.
+// Errors of the stream's own rules, such as a wrong expected sequence, do not.
+func retryable(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == 0 || apiErr.Code >= 500 || apiErr.Code == 503
+	}
+	return true
+}
