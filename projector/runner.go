@@ -1,0 +1,321 @@
+package projector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/clientele-xmpp/clientele/events"
+)
+
+// Config sets up a Runner. JS is required; the zero value of every other
+// field works.
+type Config struct {
+	JS     jetstream.JetStream
+	Logger *slog.Logger
+	// Metrics may be nil.
+	Metrics *Metrics
+	// Stream is the event stream's name; empty means events.StreamName.
+	Stream string
+	// SnapshotBucket is the object store bucket of snapshots; empty means
+	// "clientele-snapshots".
+	SnapshotBucket string
+	// SnapshotInterval is the time between snapshots; 0 means one minute and
+	// a negative value disables periodic snapshots.
+	SnapshotInterval time.Duration
+	// Replicas of the snapshot bucket; 0 means 1.
+	Replicas int
+	// HeartbeatTimeout ends the sessions of a silent node; 0 means two
+	// minutes and a negative value disables it.
+	HeartbeatTimeout time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Runner keeps a State up to date with the event stream. Its query methods
+// are safe for concurrent use with Run.
+type Runner struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.RWMutex
+	state   *State
+	applied uint64
+	// advanced is closed and replaced when applied grows while waiters > 0.
+	advanced chan struct{}
+	waiters  atomic.Int32
+
+	// readyAt is the stream's last sequence at start; the Runner is ready
+	// once it has applied that far.
+	readyAt atomic.Uint64
+	started atomic.Bool
+}
+
+// NewRunner returns a Runner with an empty state. Call Run to fill it.
+func NewRunner(cfg Config) *Runner {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Stream == "" {
+		cfg.Stream = events.StreamName
+	}
+	if cfg.SnapshotBucket == "" {
+		cfg.SnapshotBucket = "clientele-snapshots"
+	}
+	if cfg.SnapshotInterval == 0 {
+		cfg.SnapshotInterval = time.Minute
+	}
+	if cfg.HeartbeatTimeout == 0 {
+		cfg.HeartbeatTimeout = 2 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Runner{cfg: cfg, log: cfg.Logger, state: NewState(), advanced: make(chan struct{})}
+}
+
+// Run restores the newest valid snapshot, then consumes the stream from the
+// sequence after it until ctx ends, writing snapshots every SnapshotInterval
+// and once more on the way out. It returns nil when ctx ends and an error
+// when the stream or the snapshot bucket cannot be reached at start.
+func (r *Runner) Run(ctx context.Context) error {
+	store, err := r.snapshotStore(ctx)
+	if err != nil {
+		return err
+	}
+	r.restore(ctx, store)
+
+	stream, err := r.cfg.JS.Stream(ctx, r.cfg.Stream)
+	if err != nil {
+		return fmt.Errorf("projector: stream %s: %w", r.cfg.Stream, err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("projector: stream %s info: %w", r.cfg.Stream, err)
+	}
+	r.discardSnapshotAhead(info.State.LastSeq)
+	r.readyAt.Store(info.State.LastSeq)
+	r.started.Store(true)
+	r.log.Info("projector starting", "applied_seq", r.Applied(), "stream_last_seq", info.State.LastSeq)
+
+	consumeErr := make(chan error, 1)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { consumeErr <- r.consume(cctx, stream) }()
+
+	err = r.snapshotLoop(ctx, store, consumeErr)
+	cancel()
+
+	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer done()
+	if serr := r.writeSnapshot(shutdownCtx, store); serr != nil {
+		r.log.Error("final snapshot failed", "err", serr)
+	}
+	return err
+}
+
+func (r *Runner) snapshotLoop(ctx context.Context, store jetstream.ObjectStore, consumeErr <-chan error) error {
+	var tick <-chan time.Time
+	if r.cfg.SnapshotInterval > 0 {
+		t := time.NewTicker(r.cfg.SnapshotInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	last := r.Applied()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-consumeErr:
+			return err
+		case <-tick:
+			if r.Applied() == last {
+				continue
+			}
+			if err := r.writeSnapshot(ctx, store); err != nil {
+				r.log.Error("snapshot failed", "err", err)
+				continue
+			}
+			last = r.Applied()
+		}
+	}
+}
+
+// consume reads the stream with an ordered consumer from the sequence after
+// the applied one until ctx ends.
+func (r *Runner) consume(ctx context.Context, stream jetstream.Stream) error {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if seq := r.Applied(); seq > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = seq + 1
+	}
+	cons, err := stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("projector: ordered consumer: %w", err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1024))
+	if err != nil {
+		return fmt.Errorf("projector: consume: %w", err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			r.log.Warn("consumer error", "err", err)
+			continue
+		}
+		r.handle(ctx, msg)
+	}
+}
+
+// handle decodes and applies one stream message. A message that cannot be
+// applied is counted, logged and, when malformed or invalid, copied to the
+// dead-letter subject; it never stops the projector.
+func (r *Runner) handle(ctx context.Context, msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		r.log.Warn("message without metadata skipped", "subject", msg.Subject(), "err", err)
+		return
+	}
+	seq := meta.Sequence.Stream
+	e, err := events.Decode(msg.Data())
+	if err == nil {
+		r.mu.Lock()
+		err = r.state.Apply(e)
+		r.mu.Unlock()
+	}
+	if err != nil {
+		r.reject(ctx, msg, seq, err)
+	} else if m := r.cfg.Metrics; m != nil {
+		m.applied.WithLabelValues(string(e.Type)).Inc()
+		m.lastEvent.Set(float64(e.Time.UnixNano()) / 1e9)
+	}
+	r.advance(seq)
+}
+
+func (r *Runner) reject(ctx context.Context, msg jetstream.Msg, seq uint64, err error) {
+	reason := rejectReason(err)
+	if m := r.cfg.Metrics; m != nil {
+		m.rejected.WithLabelValues(reason).Inc()
+	}
+	r.log.Warn("event skipped", "seq", seq, "subject", msg.Subject(), "reason", reason, "err", err)
+	if reason != ReasonMalformed && reason != ReasonInvalid {
+		return
+	}
+	dl := nats.NewMsg(events.DeadLetterSubject)
+	dl.Data = msg.Data()
+	dl.Header.Set("Clientele-Seq", strconv.FormatUint(seq, 10))
+	dl.Header.Set("Clientele-Subject", msg.Subject())
+	dl.Header.Set("Clientele-Error", err.Error())
+	dl.Header.Set(jetstream.MsgIDHeader, "deadletter-"+strconv.FormatUint(seq, 10))
+	if _, perr := r.cfg.JS.PublishMsgAsync(dl); perr != nil {
+		r.log.Error("dead-letter publish failed", "seq", seq, "err", perr)
+		return
+	}
+	if m := r.cfg.Metrics; m != nil {
+		m.deadLettered.Inc()
+	}
+}
+
+func rejectReason(err error) string {
+	switch {
+	case errors.Is(err, events.ErrUnknownType):
+		return ReasonUnknownType
+	case errors.Is(err, events.ErrNewerVersion):
+		return ReasonNewerVersion
+	case errors.Is(err, events.ErrMalformed):
+		return ReasonMalformed
+	}
+	return ReasonInvalid
+}
+
+func (r *Runner) advance(seq uint64) {
+	r.mu.Lock()
+	r.applied = seq
+	if r.waiters.Load() > 0 {
+		close(r.advanced)
+		r.advanced = make(chan struct{})
+	}
+	r.mu.Unlock()
+	if m := r.cfg.Metrics; m != nil {
+		m.appliedSeq.Set(float64(seq))
+	}
+}
+
+// Applied returns the stream sequence of the last processed message.
+func (r *Runner) Applied() uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.applied
+}
+
+// WaitApplied blocks until the Runner has processed stream sequence seq or
+// ctx ends, and returns ctx's error then.
+func (r *Runner) WaitApplied(ctx context.Context, seq uint64) error {
+	r.waiters.Add(1)
+	defer r.waiters.Add(-1)
+	for {
+		r.mu.RLock()
+		applied, ch := r.applied, r.advanced
+		r.mu.RUnlock()
+		if applied >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("projector: wait for sequence %d (applied %d): %w", seq, applied, ctx.Err())
+		}
+	}
+}
+
+// Ready returns nil once Run has applied every message that was in the
+// stream when it started, and an error wrapping ErrNotReady before.
+func (r *Runner) Ready() error {
+	if !r.started.Load() {
+		return fmt.Errorf("%w: starting", ErrNotReady)
+	}
+	if target, applied := r.readyAt.Load(), r.Applied(); applied < target {
+		return fmt.Errorf("%w: applied %d of %d", ErrNotReady, applied, target)
+	}
+	return nil
+}
+
+func (r *Runner) viewOptions() ViewOptions {
+	return ViewOptions{Now: r.cfg.Now(), HeartbeatTimeout: max(r.cfg.HeartbeatTimeout, 0)}
+}
+
+// Clients returns the listed clients of user now, and the sequence applied.
+func (r *Runner) Clients(user string) ([]ClientView, uint64) {
+	opt := r.viewOptions()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.state.Clients(user, opt), r.applied
+}
+
+// Resolve returns the clients of user that selector names now.
+func (r *Runner) Resolve(user, selector string) []Target {
+	opt := r.viewOptions()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.state.Resolve(user, selector, opt)
+}
+
+// Users returns the number of accounts in the view.
+func (r *Runner) Users() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.state.Users)
+}

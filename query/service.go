@@ -1,0 +1,187 @@
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/clientele-xmpp/clientele/events"
+	"github.com/clientele-xmpp/clientele/projector"
+)
+
+// Subjects of the query service endpoints.
+const (
+	SubjectPrefix = "clientele.query"
+	ListSubject   = SubjectPrefix + ".list"
+	RevokeSubject = SubjectPrefix + ".revoke"
+	// QueueGroup is the queue group that replicas of the service share.
+	QueueGroup = "clientele"
+)
+
+// Service error codes, in the Nats-Service-Error-Code header.
+const (
+	codeBadRequest  = "400"
+	codeNotFound    = "404"
+	codeUnavailable = "503"
+	codeTimeout     = "504"
+)
+
+// MaxRequestSize is the largest request body the service accepts.
+const MaxRequestSize = 16 << 10
+
+// Views is what the service reads and waits on; *projector.Runner
+// implements it.
+type Views interface {
+	Clients(user string) ([]projector.ClientView, uint64)
+	Resolve(user, selector string) []projector.Target
+	WaitApplied(ctx context.Context, seq uint64) error
+}
+
+// Config sets up a Service. NC, Views and Publisher are required.
+type Config struct {
+	NC        *nats.Conn
+	Views     Views
+	Publisher *events.Publisher
+	Logger    *slog.Logger
+	Metrics   *Metrics
+	// Node is the node id written on the events the service appends; empty
+	// means "clientele".
+	Node string
+	// Version is reported by the micro service's info endpoint.
+	Version string
+	// Timeout bounds the work for one request; 0 means five seconds.
+	Timeout time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service answers list and revoke requests on NATS.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+	svc micro.Service
+}
+
+// Start registers the service's endpoints and returns at once. Stop ends it.
+func Start(cfg Config) (*Service, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Node == "" {
+		cfg.Node = "clientele"
+	}
+	if cfg.Version == "" {
+		cfg.Version = "0.0.0"
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger}
+	svc, err := micro.AddService(cfg.NC, micro.Config{
+		Name:        "clientele",
+		Version:     cfg.Version,
+		Description: "lists and revokes the clients of XMPP accounts",
+		QueueGroup:  QueueGroup,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query: add service: %w", err)
+	}
+	g := svc.AddGroup(SubjectPrefix)
+	if err := g.AddEndpoint("list", micro.HandlerFunc(s.handleList)); err != nil {
+		svc.Stop()
+		return nil, fmt.Errorf("query: add list endpoint: %w", err)
+	}
+	// Revokes wait for acknowledgements, so each runs on its own goroutine
+	// to keep one slow revoke from holding up the others.
+	if err := g.AddEndpoint("revoke", micro.HandlerFunc(func(req micro.Request) { go s.handleRevoke(req) })); err != nil {
+		svc.Stop()
+		return nil, fmt.Errorf("query: add revoke endpoint: %w", err)
+	}
+	s.svc = svc
+	return s, nil
+}
+
+// Stop drains the service's subscriptions. It is safe to call more than once.
+func (s *Service) Stop() error {
+	if s.svc.Stopped() {
+		return nil
+	}
+	return s.svc.Stop()
+}
+
+func (s *Service) handleList(req micro.Request) {
+	start := time.Now()
+	var r ListRequest
+	user, err := s.decode(req, &r, &r.User)
+	if err == nil && r.MinSeq > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+		err = s.cfg.Views.WaitApplied(ctx, r.MinSeq)
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("%w: %v", ErrTimeout, err)
+		}
+	}
+	if err != nil {
+		s.fail(req, "list", start, err)
+		return
+	}
+	clients, seq := s.cfg.Views.Clients(user)
+	s.respond(req, "list", start, ListReply{User: user, Clients: clients, Seq: seq})
+}
+
+// decode parses a request body into v and returns the normalised user that
+// *user points to after parsing.
+func (s *Service) decode(req micro.Request, v any, user *string) (string, error) {
+	if len(req.Data()) > MaxRequestSize {
+		return "", fmt.Errorf("%w: request of %d bytes exceeds %d", ErrBadRequest, len(req.Data()), MaxRequestSize)
+	}
+	if err := json.Unmarshal(req.Data(), v); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	u, err := events.NormaliseUser(*user)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	*user = u
+	return u, nil
+}
+
+func (s *Service) respond(req micro.Request, op string, start time.Time, reply any) {
+	if err := req.RespondJSON(reply); err != nil {
+		s.log.Error("reply failed", "op", op, "err", err)
+		s.cfg.Metrics.observe(op, outcomeError, start)
+		return
+	}
+	s.cfg.Metrics.observe(op, outcomeOK, start)
+}
+
+func (s *Service) fail(req micro.Request, op string, start time.Time, err error) {
+	code, outcome, sentinel := codeUnavailable, outcomeError, ErrUnavailable
+	switch {
+	case errors.Is(err, ErrBadRequest):
+		code, outcome, sentinel = codeBadRequest, outcomeBadRequest, ErrBadRequest
+	case errors.Is(err, ErrNotFound):
+		code, outcome, sentinel = codeNotFound, outcomeNotFound, ErrNotFound
+	case errors.Is(err, ErrTimeout):
+		code, outcome, sentinel = codeTimeout, outcomeTimeout, ErrTimeout
+	}
+	if outcome == outcomeError || outcome == outcomeTimeout {
+		s.log.Warn("request failed", "op", op, "err", err)
+	}
+	// The client wraps the description in the sentinel again.
+	desc := strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
+	if rerr := req.Error(code, desc, nil); rerr != nil {
+		s.log.Error("error reply failed", "op", op, "err", rerr)
+	}
+	s.cfg.Metrics.observe(op, outcome, start)
+}
