@@ -14,7 +14,10 @@ import (
 // success, or the error that rejected or failed it.
 type Result struct {
 	Seq uint64
-	Err error
+	// Duplicate is true when the stream already held an event with this id,
+	// which Seq then names.
+	Duplicate bool
+	Err       error
 }
 
 // PublishBatch publishes events asynchronously, at most MaxPending at a time,
@@ -70,7 +73,7 @@ func (p *Publisher) publishRound(ctx context.Context, msgs []*nats.Msg, pending 
 			}
 			select {
 			case ack := <-futures[k].Ok():
-				results[i] = Result{Seq: ack.Sequence}
+				results[i] = Result{Seq: ack.Sequence, Duplicate: ack.Duplicate}
 			case err := <-futures[k].Err():
 				results[i].Err = fmt.Errorf("%w: %s: %v", ErrPublish, msgs[i].Header.Get(jetstream.MsgIDHeader), err)
 				if retryable(err) {

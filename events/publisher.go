@@ -96,7 +96,7 @@ func (p *Publisher) publishMsg(ctx context.Context, msg *nats.Msg) (uint64, erro
 			return ack.Sequence, nil
 		}
 		if try >= p.opts.Retries || ctx.Err() != nil || !retryable(err) {
-			return 0, fmt.Errorf("%w: %s %s after %d tries: %v", ErrPublish, msg.Subject, msg.Header.Get(jetstream.MsgIDHeader), try+1, err)
+			return 0, fmt.Errorf("%w: %s %s after %d tries: %v%s", ErrPublish, msg.Subject, msg.Header.Get(jetstream.MsgIDHeader), try+1, err, publishHint(err))
 		}
 		select {
 		case <-ctx.Done():
@@ -105,6 +105,14 @@ func (p *Publisher) publishMsg(ctx context.Context, msg *nats.Msg) (uint64, erro
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
+}
+
+// publishHint returns advice for errors that a retry does not fix.
+func publishHint(err error) string {
+	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+		return "; no stream stores this subject: start `clientele serve`, which creates the streams"
+	}
+	return ""
 }
 
 // retryable reports whether a publish error may succeed on a later try.

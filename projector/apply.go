@@ -49,11 +49,13 @@ func (a *Account) noteClient(e *events.Event) {
 	k := "c:" + e.Client.ID
 	r := a.Clients[k]
 	if r == nil {
-		r = &ClientRecord{FirstSeen: e.Time, LastSeen: e.Time}
+		// These events (grant issued, token minted, revokes) are not a use
+		// of the client, so they leave LastSeen alone.
+		r = &ClientRecord{FirstSeen: e.Time}
 		a.Clients[k] = r
 	}
 	r.FirstSeen = minTime(r.FirstSeen, e.Time)
-	if ag := agentOf(e); ag.newer(r.Agent) {
+	if ag := agentOf(e); ag.UserAgent != (UserAgent{}) && ag.newer(r.Agent) {
 		r.Agent = ag
 	}
 }
@@ -106,8 +108,10 @@ func (a *Account) session(e *events.Event) *Session {
 		ss.Resource = e.Session.Resource
 	}
 	if e.Client != nil {
+		// An event that names the client without its software keeps the
+		// user agent seen before.
 		ag := agentOf(e)
-		if ag.newer(ss.Agent) {
+		if ag.UserAgent != (UserAgent{}) && ag.newer(ss.Agent) {
 			ss.Agent = ag
 		}
 	}

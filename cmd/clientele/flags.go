@@ -1,0 +1,72 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/clientele-xmpp/clientele/ops"
+)
+
+// newFlagSet returns a flag set for command c that prints its usage to w.
+func newFlagSet(c string, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("clientele "+c, flag.ContinueOnError)
+	fs.SetOutput(w)
+	for _, cmd := range commands {
+		if cmd.name != c {
+			continue
+		}
+		fs.Usage = func() {
+			fmt.Fprintf(w, "Usage: clientele %s %s\n\n%s.\n\nFlags:\n", cmd.name, cmd.args, upperFirst(cmd.summary))
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// parseArgs applies the CLIENTELE_* variables of fs, then parses args with
+// flags allowed before, between and after the positional arguments, and
+// returns the positional ones. It checks their count against min and max
+// (max < 0 means any number).
+func parseArgs(fs *flag.FlagSet, env *environment, args []string, minArgs, maxArgs int) ([]string, error) {
+	if err := ops.ApplyEnv(fs, env.lookupEnv); err != nil {
+		fmt.Fprintln(fs.Output(), err)
+		return nil, errUsage
+	}
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errUsage
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "-" || !strings.HasPrefix(args[0], "-") {
+			positional = append(positional, args[0])
+			args = args[1:]
+			continue
+		}
+		// fs.Parse stopped at "--": everything after it is positional.
+		positional = append(positional, args...)
+		break
+	}
+	if len(positional) < minArgs || (maxArgs >= 0 && len(positional) > maxArgs) {
+		fmt.Fprintf(fs.Output(), "%s: wrong number of arguments: got %d\n\n", fs.Name(), len(positional))
+		fs.Usage()
+		return nil, errUsage
+	}
+	return positional, nil
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/clientele-xmpp/clientele/events"
+	"github.com/clientele-xmpp/clientele/ops/natstest"
+)
+
+// runCLI runs the clientele command line with args and the environment
+// variables in vars, and returns its exit code, stdout and stderr.
+func runCLI(t *testing.T, stdin string, vars map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	env := &environment{
+		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut,
+		lookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
+	}
+	code := run(context.Background(), env, args)
+	return code, out.String(), errOut.String()
+}
+
+// startNATS runs an in-process NATS with the clientele streams and returns
+// its URL and JetStream context.
+func startNATS(t *testing.T) (string, jetstream.JetStream) {
+	t.Helper()
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	if err := events.EnsureStreams(context.Background(), js, events.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return srv.ClientURL(), js
+}
+
+func TestUnknownCommand(t *testing.T) {
+	code, _, stderr := runCLI(t, "", nil, "frobnicate")
+	if code != exitUsage || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestHelpListsCommands(t *testing.T) {
+	code, stdout, _ := runCLI(t, "", nil, "help")
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	for _, c := range []string{"serve", "publish", "clients", "revoke", "simulate", "version"} {
+		if !strings.Contains(stdout, "  "+c+" ") {
+			t.Errorf("help does not list %s:\n%s", c, stdout)
+		}
+	}
+}
+
+func TestWrongArgumentCount(t *testing.T) {
+	code, _, stderr := runCLI(t, "", nil, "revoke", "alice@example.test")
+	if code != exitUsage || !strings.Contains(stderr, "Usage: clientele revoke") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
