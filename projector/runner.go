@@ -117,7 +117,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer done()
 	if serr := r.writeSnapshot(shutdownCtx, store); serr != nil {
-		r.log.Error("final snapshot failed", "err", serr)
+		r.log.Error("final snapshot failed", "error", serr)
 	}
 	return err
 }
@@ -141,7 +141,7 @@ func (r *Runner) snapshotLoop(ctx context.Context, store jetstream.ObjectStore, 
 				continue
 			}
 			if err := r.writeSnapshot(ctx, store); err != nil {
-				r.log.Error("snapshot failed", "err", err)
+				r.log.Error("snapshot failed", "error", err)
 				continue
 			}
 			last = r.Applied()
@@ -173,7 +173,7 @@ func (r *Runner) consume(ctx context.Context, stream jetstream.Stream) error {
 			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return nil
 			}
-			r.log.Warn("consumer error", "err", err)
+			r.log.Warn("consumer error", "error", err)
 			continue
 		}
 		r.handle(ctx, msg)
@@ -186,7 +186,7 @@ func (r *Runner) consume(ctx context.Context, stream jetstream.Stream) error {
 func (r *Runner) handle(ctx context.Context, msg jetstream.Msg) {
 	meta, err := msg.Metadata()
 	if err != nil {
-		r.log.Warn("message without metadata skipped", "subject", msg.Subject(), "err", err)
+		r.log.Warn("message without metadata skipped", "subject", msg.Subject(), "error", err)
 		return
 	}
 	seq := meta.Sequence.Stream
@@ -210,7 +210,7 @@ func (r *Runner) reject(ctx context.Context, msg jetstream.Msg, seq uint64, err 
 	if m := r.cfg.Metrics; m != nil {
 		m.rejected.WithLabelValues(reason).Inc()
 	}
-	r.log.Warn("event skipped", "seq", seq, "subject", msg.Subject(), "reason", reason, "err", err)
+	r.log.Warn("event skipped", "seq", seq, "subject", msg.Subject(), "reason", reason, "error", err)
 	if reason != ReasonMalformed && reason != ReasonInvalid {
 		return
 	}
@@ -221,7 +221,7 @@ func (r *Runner) reject(ctx context.Context, msg jetstream.Msg, seq uint64, err 
 	dl.Header.Set("Clientele-Error", err.Error())
 	dl.Header.Set(jetstream.MsgIDHeader, "deadletter-"+strconv.FormatUint(seq, 10))
 	if _, perr := r.cfg.JS.PublishMsgAsync(dl); perr != nil {
-		r.log.Error("dead-letter publish failed", "seq", seq, "err", perr)
+		r.log.Error("dead-letter publish failed", "seq", seq, "error", perr)
 		return
 	}
 	if m := r.cfg.Metrics; m != nil {

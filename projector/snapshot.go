@@ -116,7 +116,7 @@ func (r *Runner) restore(ctx context.Context, store jetstream.ObjectStore) {
 		state, seq, err = DecodeSnapshot(data)
 	}
 	if err != nil {
-		r.log.Warn("snapshot skipped, replaying the whole stream", "bucket", r.cfg.SnapshotBucket, "err", err)
+		r.log.Warn("snapshot skipped, replaying the whole stream", "bucket", r.cfg.SnapshotBucket, "error", err)
 		if m := r.cfg.Metrics; m != nil {
 			m.snapFailures.Inc()
 		}

@@ -72,7 +72,7 @@ func (s *Service) Revoke(ctx context.Context, r RevokeRequest) (*RevokeReply, er
 
 	if err := s.cfg.Views.WaitApplied(ctx, reply.Seq); err != nil {
 		// The revoke is stored; only the local view lags behind it.
-		s.log.Warn("revoke stored but not yet applied", "user", r.User, "seq", reply.Seq, "err", err)
+		s.log.Warn("revoke stored but not yet applied", "user", r.User, "seq", reply.Seq, "error", err)
 	}
 	return reply, nil
 }

@@ -158,7 +158,7 @@ func (s *Service) decode(req micro.Request, v any, user *string) (string, error)
 
 func (s *Service) respond(req micro.Request, op string, start time.Time, reply any) {
 	if err := req.RespondJSON(reply); err != nil {
-		s.log.Error("reply failed", "op", op, "err", err)
+		s.log.Error("reply failed", "op", op, "error", err)
 		s.cfg.Metrics.observe(op, outcomeError, start)
 		return
 	}
@@ -176,12 +176,12 @@ func (s *Service) fail(req micro.Request, op string, start time.Time, err error)
 		code, outcome, sentinel = codeTimeout, outcomeTimeout, ErrTimeout
 	}
 	if outcome == outcomeError || outcome == outcomeTimeout {
-		s.log.Warn("request failed", "op", op, "err", err)
+		s.log.Warn("request failed", "op", op, "error", err)
 	}
 	// The client wraps the description in the sentinel again.
 	desc := strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
 	if rerr := req.Error(code, desc, nil); rerr != nil {
-		s.log.Error("error reply failed", "op", op, "err", rerr)
+		s.log.Error("error reply failed", "op", op, "error", rerr)
 	}
 	s.cfg.Metrics.observe(op, outcome, start)
 }

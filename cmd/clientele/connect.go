@@ -12,12 +12,10 @@ import (
 )
 
 // natsFlags registers the NATS client flags of a client subcommand on fs.
-// NATS_URL, the variable of the NATS tools, is the default URL when set.
+// ApplyEnv falls back to NATS_URL, the variable of the NATS tools, for the
+// URL.
 func natsFlags(fs *flag.FlagSet, env *environment) *ops.NATSConfig {
 	cfg := ops.DefaultNATSConfig()
-	if u, ok := env.lookupEnv("NATS_URL"); ok && u != "" {
-		cfg.URL = u
-	}
 	cfg.Name = "clientele " + fs.Name()
 	cfg.RegisterFlags(fs)
 	return &cfg

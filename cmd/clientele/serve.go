@@ -22,9 +22,6 @@ import (
 func runServe(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet("serve", env.stderr)
 	cfg := ops.DefaultConfig()
-	if u, ok := env.lookupEnv("NATS_URL"); ok {
-		cfg.NATS.URL = u
-	}
 	cfg.RegisterFlags(fs)
 	xcfg := registerXMPPFlags(fs)
 	if _, err := parseArgs(fs, env, args, 0, 0); err != nil {
@@ -139,7 +136,6 @@ func (s *service) connect(ctx context.Context, cfg ops.Config, logger *slog.Logg
 		if err != nil {
 			return err
 		}
-		logger.Info("embedded nats-server started", "url", s.embedded.ClientURL(), "store", s.embedded.StoreDir())
 		s.nc, err = s.embedded.Connect(ctx, "clientele serve", logger.With("component", "nats"))
 	} else {
 		s.nc, err = ops.Connect(ctx, cfg.NATS, logger.With("component", "nats"))
@@ -176,7 +172,7 @@ func (s *service) close(logger *slog.Logger) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := s.embedded.Shutdown(ctx); err != nil {
-			logger.Error("embedded nats-server shutdown failed", "err", err)
+			logger.Error("embedded nats-server shutdown failed", "error", err)
 		}
 	}
 }
