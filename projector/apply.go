@@ -184,6 +184,13 @@ func (a *Account) applyGrant(e *events.Event) {
 		if meta := *e.Grant; hasMeta(meta) && !e.Time.Before(g.MetaAt) {
 			g.Meta, g.MetaAt = meta, e.Time
 		}
+		// The expiry comes from the newest event that states one, so that
+		// metadata without an expiry does not make a grant last forever.
+		if exp := e.Grant.Expires; !exp.IsZero() && !e.Time.Before(g.ExpiresAt) {
+			if !e.Time.Equal(g.ExpiresAt) || exp.After(g.Expires) {
+				g.Expires, g.ExpiresAt = exp, e.Time
+			}
+		}
 	}
 	switch e.Type {
 	case events.GrantIssued:

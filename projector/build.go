@@ -44,7 +44,7 @@ func (a *Account) groups() map[string]*group {
 		get(k).record = r
 	}
 	for _, ss := range a.Sessions {
-		if k := ss.key(); k != "" {
+		if k := a.sessionKey(ss); k != "" {
 			g := get(k)
 			g.sessions = append(g.sessions, ss)
 		}
@@ -61,6 +61,18 @@ func (a *Account) groups() map[string]*group {
 		}
 	}
 	return gs
+}
+
+// sessionKey returns the client key of ss. A session without a client id
+// that logged in with a grant's token belongs to that grant's client, so
+// that revoking the grant's listing id also ends the session.
+func (a *Account) sessionKey(ss *Session) string {
+	if ss.ClientID == "" && ss.GrantID != "" {
+		if g := a.Grants[ss.GrantID]; g != nil {
+			return g.key()
+		}
+	}
+	return ss.key()
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -103,7 +115,7 @@ func (s *State) Clients(user string, opt ViewOptions) []ClientView {
 func (s *State) view(user string, a *Account, g *group, opt ViewOptions) (ClientView, bool) {
 	id := ListingID(user, g.key)
 	revoked := a.Revoked[id]
-	v := ClientView{ID: id, Type: TypeAccess, Legacy: strings.HasPrefix(g.key, "r:")}
+	v := ClientView{ID: id, Type: TypeAccess, Legacy: strings.HasPrefix(g.key, "r:"), Auth: make([]string, 0, 3)}
 	perm := ""
 	ua, uaGrant := Agent{}, Agent{}
 	var first, last time.Time
@@ -189,7 +201,7 @@ func (a *Account) grantLive(g *GrantRecord, revoked, now time.Time) bool {
 	if !g.Revoked.IsZero() || !g.Expired.IsZero() {
 		return false
 	}
-	if !g.Meta.Expires.IsZero() && !g.Meta.Expires.After(now) {
+	if !g.Expires.IsZero() && !g.Expires.After(now) {
 		return false
 	}
 	return a.accessLive(g.start(), revoked)

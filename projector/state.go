@@ -104,9 +104,14 @@ type Agent struct {
 	At time.Time `json:"at,omitzero"`
 }
 
-// newer reports whether a should replace b: it is later, or as late and
-// greater by content, which keeps the choice independent of arrival order.
+// newer reports whether a should replace b: it names some software and is
+// later, or as late and greater by content, which keeps the choice
+// independent of arrival order. An empty agent, from an event that carries
+// only a client id or a grant without software metadata, never replaces one.
 func (a Agent) newer(b Agent) bool {
+	if a.UserAgent == (UserAgent{}) {
+		return false
+	}
 	if !a.At.Equal(b.At) {
 		return a.At.After(b.At)
 	}
@@ -141,13 +146,17 @@ type GrantRecord struct {
 	ID       string `json:"id"`
 	ClientID string `json:"client_id,omitempty"`
 	// Meta is the grant's newest metadata, with MetaAt its time.
-	Meta      events.Grant `json:"meta"`
-	MetaAt    time.Time    `json:"meta_at,omitzero"`
-	Issued    time.Time    `json:"issued,omitzero"`
-	FirstSeen time.Time    `json:"first_seen"`
-	LastUsed  time.Time    `json:"last_used,omitzero"`
-	Revoked   time.Time    `json:"revoked,omitzero"`
-	Expired   time.Time    `json:"expired,omitzero"`
+	Meta   events.Grant `json:"meta"`
+	MetaAt time.Time    `json:"meta_at,omitzero"`
+	// Expires is the expiry stated by the newest event that has one, at
+	// ExpiresAt.
+	Expires   time.Time `json:"expires,omitzero"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Issued    time.Time `json:"issued,omitzero"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastUsed  time.Time `json:"last_used,omitzero"`
+	Revoked   time.Time `json:"revoked,omitzero"`
+	Expired   time.Time `json:"expired,omitzero"`
 }
 
 // start returns the time the grant began: its issue time when known.
