@@ -143,8 +143,8 @@ func (a *Account) applyAuth(e *events.Event) {
 	}
 }
 
-// sessionOrder ranks session states: a later event may move a session to a
-// state of any rank, but never out of StateEnded.
+// applySession moves a session to the state of e when e is not older than
+// the state's own event. StateEnded is final: a session id is never reused.
 func (a *Account) applySession(e *events.Event) {
 	ss := a.session(e)
 	if ss.State == StateEnded {
