@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of clientele, the end-to-end tests with Prosody included.
-# It installs what those need when it is missing: Debian's prosody,
-# prosody-modules, python3-slixmpp and prometheus (for promtool) (with apt-get, as root or through
-# sudo), and the Go modules of go.mod.
+# When something the tests need is missing, it installs Debian's prosody,
+# prosody-modules, python3-slixmpp and prometheus (for promtool) with
+# apt-get, as root or through sudo, and the Go modules of go.mod.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
