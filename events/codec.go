@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,13 +18,18 @@ const MaxEventSize = 64 << 10
 // ErrMalformed for input that is not an event object, and otherwise the
 // errors of Validate. The returned event is non-nil whenever the JSON parsed,
 // so that callers can report its id and type alongside a validation error.
+// The strings of an event in the usual wire form share one allocation, so
+// a caller that keeps one string of many events should keep a copy of it.
 func Decode(data []byte) (*Event, error) {
 	if len(data) > MaxEventSize {
 		return nil, fmt.Errorf("%w: %d bytes exceeds the limit of %d bytes", ErrMalformed, len(data), MaxEventSize)
 	}
 	e := new(Event)
-	if err := json.Unmarshal(data, e); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	if !decodeFast(data, e) {
+		*e = Event{}
+		if err := json.Unmarshal(data, e); err != nil {
+			return nil, fmt.Errorf("%w: %s", ErrMalformed, shortError(err))
+		}
 	}
 	if err := Validate(e); err != nil {
 		return e, err
@@ -31,8 +37,23 @@ func Decode(data []byte) (*Event, error) {
 	return e, nil
 }
 
+// maxErrorText is the length at which shortError cuts a message. Errors of
+// encoding/json quote the offending value, which may be most of an event.
+const maxErrorText = 256
+
+func shortError(err error) string {
+	msg := err.Error()
+	if len(msg) <= maxErrorText {
+		return msg
+	}
+	return strings.ToValidUTF8(msg[:maxErrorText], "") + "…"
+}
+
 // Encode returns the wire form of e. It does not validate e.
 func Encode(e *Event) ([]byte, error) {
+	if data, ok := encodeFast(e); ok {
+		return data, nil
+	}
 	return json.Marshal(e)
 }
 

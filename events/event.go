@@ -29,6 +29,9 @@ const (
 	NodeStarted       Type = "node.started"
 	NodeHeartbeat     Type = "node.heartbeat"
 	NodeStopped       Type = "node.stopped"
+	// AccountForgotten is the tombstone of an erased account. It names the
+	// account by its user key only, never by its JID.
+	AccountForgotten Type = "account.forgotten"
 )
 
 // Types lists every known event type in a stable order.
@@ -39,6 +42,7 @@ var Types = []Type{
 	SessionBound, SessionHibernated, SessionResumed, SessionUnbound,
 	PasswordChanged, ClientRevoked, AccountDeleted,
 	NodeStarted, NodeHeartbeat, NodeStopped,
+	AccountForgotten,
 }
 
 // Known reports whether t is an event type of this schema version.
@@ -74,6 +78,9 @@ type Event struct {
 	Actor     string `json:"actor,omitempty"`
 	Request   string `json:"request,omitempty"`
 	IP        string `json:"ip,omitempty"`
+	// UserKey is the user key (see Key) of the account that an
+	// account.forgotten event erases. Other types leave it empty.
+	UserKey string `json:"user_key,omitempty"`
 }
 
 // Client identifies the software of a client. ID is the stable client id of

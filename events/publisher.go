@@ -10,12 +10,23 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// Defaults of PublisherOptions.
+const (
+	// DefaultRetries with the default backoff waits about 11 seconds in
+	// all. That outlasts the election of a new stream leader after the
+	// leader's server died, for which nats-server v2.15.3 waits a random
+	// 4 to 9 seconds (minElectionTimeout and maxElectionTimeout in
+	// server/raft.go).
+	DefaultRetries    = 10
+	DefaultAckTimeout = 5 * time.Second
+)
+
 // PublisherOptions sets retries and flow control of a Publisher. The zero
-// value retries five times starting at 50ms and allows 4096 pending
-// asynchronous publishes.
+// value retries DefaultRetries times starting at 50ms and allows 4096
+// pending asynchronous publishes.
 type PublisherOptions struct {
-	// Retries is how often a failed publish is tried again; 0 means 5 and a
-	// negative value disables retries.
+	// Retries is how often a failed publish is tried again; 0 means
+	// DefaultRetries and a negative value disables retries.
 	Retries int
 	// Backoff is the first wait between tries; it doubles on each retry up to
 	// two seconds. 0 means 50ms.
@@ -23,6 +34,10 @@ type PublisherOptions struct {
 	// MaxPending bounds the asynchronous publishes awaiting acknowledgement;
 	// 0 means 4096.
 	MaxPending int
+	// AckTimeout bounds the wait for the acknowledgement of one try; 0 means
+	// five seconds. A try that times out, as while NATS is unreachable, is
+	// retried like any failed publish.
+	AckTimeout time.Duration
 }
 
 // Publisher appends events to the event stream. Every event is validated,
@@ -37,7 +52,7 @@ type Publisher struct {
 // NewPublisher returns a Publisher over js.
 func NewPublisher(js jetstream.JetStream, opts PublisherOptions) *Publisher {
 	if opts.Retries == 0 {
-		opts.Retries = 5
+		opts.Retries = DefaultRetries
 	}
 	if opts.Backoff <= 0 {
 		opts.Backoff = 50 * time.Millisecond
@@ -45,11 +60,15 @@ func NewPublisher(js jetstream.JetStream, opts PublisherOptions) *Publisher {
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = 4096
 	}
+	if opts.AckTimeout <= 0 {
+		opts.AckTimeout = DefaultAckTimeout
+	}
 	return &Publisher{js: js, opts: opts}
 }
 
 // Publish validates e, publishes it and blocks until JetStream acknowledged
-// it or ctx ends, retrying with backoff. It returns the stream sequence of
+// it, the retries are used up or ctx ends. Each try waits at most
+// AckTimeout, and tries are apart by the backoff. It returns the stream sequence of
 // the stored event, which for a duplicate is the sequence of the original.
 // A validation error is returned at once, wrapping ErrInvalid or a related
 // sentinel; a publish error wraps ErrPublish.
@@ -82,6 +101,12 @@ func (p *Publisher) message(e *Event) (*nats.Msg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode %s: %v", ErrInvalid, e.ID, err)
 	}
+	// Every field may be within MaxFieldLen and the JSON still too large,
+	// because escapes such as \u003c take six bytes per input byte. The
+	// projector would reject such an event, so it is not published.
+	if len(data) > MaxEventSize {
+		return nil, fmt.Errorf("%w: event %s encodes to %d bytes, over the limit of %d bytes: shorten its text fields", ErrInvalid, e.ID, len(data), MaxEventSize)
+	}
 	msg := nats.NewMsg(Subject(e))
 	msg.Data = data
 	msg.Header.Set(jetstream.MsgIDHeader, e.ID)
@@ -91,7 +116,9 @@ func (p *Publisher) message(e *Event) (*nats.Msg, error) {
 func (p *Publisher) publishMsg(ctx context.Context, msg *nats.Msg) (uint64, error) {
 	wait := p.opts.Backoff
 	for try := 0; ; try++ {
-		ack, err := p.js.PublishMsg(ctx, msg)
+		tryCtx, cancel := context.WithTimeout(ctx, p.opts.AckTimeout)
+		ack, err := p.js.PublishMsg(tryCtx, msg)
+		cancel()
 		if err == nil {
 			return ack.Sequence, nil
 		}

@@ -37,8 +37,15 @@ func (o StreamOptions) duplicates() time.Duration {
 	return o.Duplicates
 }
 
+// MaxStoredEventSize is the largest message, headers included, that the
+// event stream stores: an event of MaxEventSize and 4 KiB for its headers.
+// JetStream rejects larger publishes, so that no publisher can store an
+// event that the projector would have to skip.
+const MaxStoredEventSize = MaxEventSize + 4<<10
+
 // StreamConfig returns the configuration of the event stream: file storage,
-// every event and dead-letter subject, deduplication by Nats-Msg-Id.
+// every event and dead-letter subject, deduplication by Nats-Msg-Id, and
+// messages of at most MaxStoredEventSize.
 func StreamConfig(o StreamOptions) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        StreamName,
@@ -50,6 +57,7 @@ func StreamConfig(o StreamOptions) jetstream.StreamConfig {
 		Replicas:    o.replicas(),
 		Duplicates:  o.duplicates(),
 		MaxAge:      o.MaxAge,
+		MaxMsgSize:  MaxStoredEventSize,
 		AllowDirect: true,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"strings"
+	"sync"
 
 	"mellium.im/xmpp/jid"
 )
@@ -27,7 +28,14 @@ var keyEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // SHA-256. It keeps dots and other JID characters out of subjects.
 func Key(s string) string {
 	sum := sha256.Sum256([]byte(s))
-	return strings.ToLower(keyEncoding.EncodeToString(sum[:10]))
+	var key [16]byte
+	keyEncoding.Encode(key[:], sum[:10])
+	for i, c := range key {
+		if 'A' <= c && c <= 'Z' {
+			key[i] = c + 'a' - 'A'
+		}
+	}
+	return string(key[:])
 }
 
 // UserKeys returns the domain key and user key of a bare JID in normalised
@@ -37,11 +45,43 @@ func UserKeys(user string) (domainKey, userKey string) {
 	if i := strings.LastIndexByte(user, '@'); i >= 0 {
 		domain = user[i+1:]
 	}
-	return Key(domain), Key(user)
+	return cachedDomainKey(domain), Key(user)
+}
+
+// maxCachedDomains bounds the domain keys that cachedDomainKey keeps. A
+// deployment serves a few domains, so the bound only stops input with
+// many domains from growing the cache without limit.
+const maxCachedDomains = 1024
+
+// domainKeys caches the keys of domains, so that a subject costs one hash
+// instead of two.
+var domainKeys = struct {
+	sync.RWMutex
+	keys map[string]string
+}{keys: make(map[string]string)}
+
+// cachedDomainKey returns Key(domain), from the cache when it holds it.
+func cachedDomainKey(domain string) string {
+	domainKeys.RLock()
+	key, ok := domainKeys.keys[domain]
+	domainKeys.RUnlock()
+	if ok {
+		return key
+	}
+	key = Key(domain)
+	domainKeys.Lock()
+	if len(domainKeys.keys) < maxCachedDomains {
+		domainKeys.keys[strings.Clone(domain)] = key
+	}
+	domainKeys.Unlock()
+	return key
 }
 
 // Subject returns the subject on which e is published. e must be valid.
 func Subject(e *Event) string {
+	if e.Type == AccountForgotten {
+		return ForgottenSubject(e.UserKey)
+	}
 	if e.Type.IsNode() {
 		return NodeSubjectPrefix + "." + e.Node + "." + string(e.Type)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"mellium.im/xmpp/jid"
 )
@@ -41,6 +42,7 @@ func truncate(s string) string {
 // bodyRule lists the body fields that one event type requires.
 type bodyRule struct {
 	user, clientID, sessionID, resource, grantID, fingerprint, target, boot bool
+	userKey                                                                 bool
 }
 
 var rules = map[Type]bodyRule{
@@ -63,6 +65,7 @@ var rules = map[Type]bodyRule{
 	NodeStarted:       {boot: true},
 	NodeHeartbeat:     {},
 	NodeStopped:       {},
+	AccountForgotten:  {userKey: true},
 }
 
 // Validate checks e against the rules of its type and normalises its user
@@ -104,13 +107,21 @@ func validateEnvelope(e *Event) error {
 func validateUser(e *Event, required bool) error {
 	if !required {
 		if e.User != "" {
-			return invalid("user", e.User, "must be empty on node events")
+			return invalid("user", e.User, "must be empty on "+string(e.Type)+" events")
 		}
 		return nil
 	}
 	if e.User == "" {
 		return invalid("user", "", "missing; set the account's bare JID")
 	}
+	if isNormalBareJID(e.User) {
+		return nil
+	}
+	return validateUserFull(e)
+}
+
+// validateUserFull checks and normalises e.User with jid.Parse.
+func validateUserFull(e *Event) error {
 	j, err := jid.Parse(e.User)
 	if err != nil {
 		return invalid("user", e.User, "not a valid JID: "+err.Error())
@@ -157,7 +168,7 @@ func validateBody(e *Event, rule bodyRule) error {
 	if rule.boot && e.Boot == "" {
 		return invalid("boot", "", "missing; node.started requires a boot id that is new on every start")
 	}
-	return nil
+	return checkUserKey(e, rule.userKey)
 }
 
 func checkPermission(p string) error {
@@ -177,10 +188,24 @@ func checkID(field, v string) error {
 	if len(v) > 128 {
 		return invalid(field, v, "longer than 128 bytes")
 	}
-	if strings.IndexFunc(v, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) >= 0 {
+	if !utf8.ValidString(v) {
+		return invalid(field, v, "not valid UTF-8")
+	}
+	if !isPrintableASCII(v) && strings.IndexFunc(v, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) >= 0 {
 		return invalid(field, v, "must not contain spaces or control characters")
 	}
 	return nil
+}
+
+// isPrintableASCII reports whether v has only ASCII characters from '!'
+// to '~', the common case that checkID accepts without decoding runes.
+func isPrintableASCII(v string) bool {
+	for i := range len(v) {
+		if v[i] < '!' || v[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // checkToken accepts values that are safe as one NATS subject token.
@@ -201,10 +226,12 @@ func checkToken(field, v string) error {
 }
 
 func validateLengths(e *Event) error {
-	fields := []struct{ name, value string }{
+	// The array keeps the list of at most 20 fields off the heap.
+	var buf [20]struct{ name, value string }
+	fields := append(buf[:0], []struct{ name, value string }{
 		{"mechanism", e.Mechanism}, {"reason", e.Reason}, {"boot", e.Boot},
 		{"target", e.Target}, {"actor", e.Actor}, {"request", e.Request}, {"ip", e.IP},
-	}
+	}...)
 	if c := e.Client; c != nil {
 		fields = append(fields, []struct{ name, value string }{
 			{"client.id", c.ID}, {"client.software", c.Software}, {"client.version", c.Version},
@@ -212,7 +239,9 @@ func validateLengths(e *Event) error {
 		}...)
 	}
 	if s := e.Session; s != nil {
-		fields = append(fields, struct{ name, value string }{"session.resource", s.Resource})
+		fields = append(fields, []struct{ name, value string }{
+			{"session.id", s.ID}, {"session.resource", s.Resource},
+		}...)
 	}
 	if g := e.Grant; g != nil {
 		fields = append(fields, []struct{ name, value string }{
@@ -226,6 +255,11 @@ func validateLengths(e *Event) error {
 	for _, f := range fields {
 		if len(f.value) > MaxFieldLen {
 			return invalid(f.name, f.value, fmt.Sprintf("longer than %d bytes", MaxFieldLen))
+		}
+		// JSON carries only UTF-8: an invalid byte would arrive as U+FFFD,
+		// so the stored event would differ from the one published.
+		if !utf8.ValidString(f.value) {
+			return invalid(f.name, f.value, "not valid UTF-8")
 		}
 	}
 	return nil

@@ -2,7 +2,8 @@ package projector
 
 import (
 	"fmt"
-	"time"
+	"strings"
+	"unique"
 
 	"github.com/clientele-xmpp/clientele/events"
 )
@@ -19,52 +20,57 @@ func (s *State) Apply(e *events.Event) error {
 		s.applyNode(e)
 		return nil
 	}
+	if e.Type == events.AccountForgotten {
+		s.Forget(e.UserKey)
+		return nil
+	}
 	a := s.account(e.User)
-	a.noteClient(e)
+	t := stampOf(e.Time)
+	a.noteClient(e, t)
 	switch e.Type {
 	case events.AuthPassword, events.AuthToken, events.AuthFast:
-		a.applyAuth(e)
+		a.applyAuth(s, e, t)
 	case events.SessionBound, events.SessionHibernated, events.SessionResumed, events.SessionUnbound:
-		a.applySession(e)
+		a.applySession(s, e, t)
 	case events.GrantIssued, events.GrantUsed, events.GrantRevoked, events.GrantExpired:
-		a.applyGrant(e)
+		a.applyGrant(e, t)
 	case events.FastMinted, events.FastRevoked:
-		a.applyFast(e)
+		a.applyFast(e, t)
 	case events.PasswordChanged:
-		a.PasswordChanged = maxTime(a.PasswordChanged, e.Time)
+		x := a.rare()
+		x.passwordChanged = x.passwordChanged.max(t)
 	case events.ClientRevoked:
-		a.Revoked[e.Target] = maxTime(a.Revoked[e.Target], e.Time)
+		a.revoke(e.Target, t)
 	case events.AccountDeleted:
-		a.Deleted = maxTime(a.Deleted, e.Time)
+		x := a.rare()
+		x.deleted = x.deleted.max(t)
 	}
 	return nil
 }
 
 // noteClient records the user agent of an event that names a client outside
 // a session, such as a grant issued to it or a FAST token minted for it.
-func (a *Account) noteClient(e *events.Event) {
+// These events are not a use of the client, so they set no last-seen time.
+func (a *Account) noteClient(e *events.Event, t stamp) {
 	if e.Client == nil || e.Client.ID == "" || e.Session != nil {
 		return
 	}
-	k := "c:" + e.Client.ID
-	r := a.Clients[k]
-	if r == nil {
-		// These events (grant issued, token minted, revokes) are not a use
-		// of the client, so they leave LastSeen alone.
-		r = &ClientRecord{FirstSeen: e.Time}
-		a.Clients[k] = r
-	}
-	r.FirstSeen = minTime(r.FirstSeen, e.Time)
-	if ag := agentOf(e); ag.UserAgent != (UserAgent{}) && ag.newer(r.Agent) {
-		r.Agent = ag
-	}
+	var buf [64]byte
+	r := &a.clients[a.clientIndex(appendClientKey(buf[:0], e.Client.ID))]
+	r.firstSeen = minNonZero(r.firstSeen, t)
+	r.agent, r.agentAt = newerAgent(userAgentOf(e.Client), t, r.agent, r.agentAt)
 }
 
+// account returns the account of user, creating it.
+//
+// The State keeps copies of the strings it stores, such as the user here,
+// because events.Decode returns events whose strings share one allocation:
+// keeping one of them as it is would keep the whole event's text.
 func (s *State) account(user string) *Account {
 	a := s.Users[user]
 	if a == nil {
-		a = newAccount()
-		s.Users[user] = a
+		a = &Account{}
+		s.Users[strings.Clone(user)] = a
 	}
 	return a
 }
@@ -73,9 +79,11 @@ func (s *State) touchNode(e *events.Event) {
 	n := s.Nodes[e.Node]
 	if n == nil {
 		n = &Node{}
-		s.Nodes[e.Node] = n
+		s.Nodes[s.nodeName(e.Node)] = n
 	}
-	n.LastSeen = maxTime(n.LastSeen, e.Time)
+	if e.Time.After(n.LastSeen) {
+		n.LastSeen = e.Time
+	}
 }
 
 func (s *State) applyNode(e *events.Event) {
@@ -84,174 +92,258 @@ func (s *State) applyNode(e *events.Event) {
 	switch e.Type {
 	case events.NodeStarted:
 		if e.Time.After(n.Started) {
-			n.Started, n.Boot = e.Time, e.Boot
+			n.Started, n.Boot = e.Time, strings.Clone(e.Boot)
 		}
 	case events.NodeStopped:
-		n.Stopped = maxTime(n.Stopped, e.Time)
+		if e.Time.After(n.Stopped) {
+			n.Stopped = e.Time
+		}
 	}
 }
 
+// nodeName returns the interned copy of node id.
+func (s *State) nodeName(node string) string {
+	if name, ok := s.nodeNames[node]; ok {
+		return name
+	}
+	if s.nodeNames == nil {
+		s.nodeNames = make(map[string]string)
+	}
+	name := strings.Clone(node)
+	s.nodeNames[name] = name
+	return name
+}
+
 // session returns the session of e, creating it in the authenticated state.
-func (a *Account) session(e *events.Event) *Session {
-	k := e.Node + "/" + e.Session.ID
-	ss := a.Sessions[k]
-	if ss == nil {
-		ss = &Session{Node: e.Node, ID: e.Session.ID, State: StateAuthenticated, StateAt: e.Time, Start: e.Time, Last: e.Time}
-		a.Sessions[k] = ss
+func (a *Account) session(s *State, e *events.Event, t stamp) *Session {
+	i := a.findSession(e.Node, e.Session.ID)
+	if i == noRecord {
+		i = a.addSession(Session{
+			Node: s.nodeName(e.Node), ID: strings.Clone(e.Session.ID), State: StateAuthenticated,
+			stateAt: t, start: t, last: t, client: noRecord, grant: noRecord,
+		})
 	}
-	ss.Start = minTime(ss.Start, e.Time)
-	ss.Last = maxTime(ss.Last, e.Time)
-	if id := e.ClientID(); id != "" && ss.ClientID == "" {
-		ss.ClientID = id
-	}
-	if e.Session.Resource != "" && ss.Resource == "" {
-		ss.Resource = e.Session.Resource
-	}
+	ss := &a.Sessions[i]
+	ss.start = ss.start.min(t)
+	ss.last = ss.last.max(t)
+	a.keySession(ss, e)
 	if e.Client != nil {
 		// An event that names the client without its software keeps the
 		// user agent seen before.
-		ag := agentOf(e)
-		if ag.UserAgent != (UserAgent{}) && ag.newer(ss.Agent) {
-			ss.Agent = ag
-		}
+		ss.agent, ss.agentAt = newerAgent(userAgentOf(e.Client), t, ss.agent, ss.agentAt)
 	}
 	return ss
 }
 
-func agentOf(e *events.Event) Agent {
-	c := e.Client
-	return Agent{UserAgent: UserAgent{Software: c.Software, Version: c.Version, URI: c.URI, Device: c.Device}, At: e.Time}
+// keySession sets the client key of ss from e: the first client id it
+// names, or while there is none, the first resource.
+func (a *Account) keySession(ss *Session, e *events.Event) {
+	var buf [64]byte
+	if id := e.ClientID(); id != "" && !a.hasClientID(ss) {
+		ss.client = int32(a.clientIndex(appendClientKey(buf[:0], id)))
+		return
+	}
+	if res := e.Session.Resource; res != "" && ss.client == noRecord {
+		ss.client = int32(a.clientIndex(appendResourceKey(buf[:0], res)))
+	}
 }
 
-func (a *Account) applyAuth(e *events.Event) {
-	ss := a.session(e)
+// hasClientID reports whether ss is keyed by a client id rather than a
+// resource or nothing.
+func (a *Account) hasClientID(ss *Session) bool {
+	return ss.client != noRecord && !isResourceKey(a.clients[ss.client].key)
+}
+
+func isResourceKey(packed string) bool {
+	return len(packed) >= len(prefixResource) && packed[:len(prefixResource)] == prefixResource
+}
+
+// userAgentOf returns the user agent that c describes.
+func userAgentOf(c *events.Client) UserAgent {
+	return UserAgent{Software: c.Software, Version: c.Version, URI: c.URI, Device: c.Device}
+}
+
+// newerAgent returns ua at time t when it should replace the agent cur at
+// curAt by the rule of agentAt.newer, and cur with curAt otherwise.
+func newerAgent(ua UserAgent, t stamp, cur agentHandle, curAt stamp) (agentHandle, stamp) {
+	if ua == (UserAgent{}) {
+		return cur, curAt
+	}
+	old := agentOf(cur)
+	if t != curAt && !t.after(curAt) || t == curAt && !old.less(ua) {
+		return cur, curAt
+	}
+	if ua == old {
+		return cur, t
+	}
+	return unique.Make(ua), t
+}
+
+func (a *Account) applyAuth(s *State, e *events.Event, t stamp) {
+	ss := a.session(s, e, t)
 	switch e.Type {
 	case events.AuthPassword:
-		ss.Password = maxTime(ss.Password, e.Time)
+		ss.password = ss.password.max(t)
 	case events.AuthToken:
-		ss.GrantID = e.Grant.ID
-		g := a.grant(e.Grant.ID, e.Time)
-		g.LastUsed = maxTime(g.LastUsed, e.Time)
-		if id := e.ClientID(); id != "" && (g.ClientID == "" || id < g.ClientID) {
-			g.ClientID = id
-		}
+		gi := a.grant(e.Grant.ID, t)
+		ss.grant = int32(gi)
+		g := &a.grants[gi]
+		g.lastUsed = g.lastUsed.max(t)
+		a.linkGrant(gi, e.ClientID())
 	case events.AuthFast:
 		if e.Fast != nil && e.Fast.Fingerprint != "" {
-			f := a.fast(e.Fast.Fingerprint, e.Time)
-			f.ClientID = e.ClientID()
+			fi := a.fastToken(e.Fast.Fingerprint, t)
+			a.fast[fi].client = a.clientOf(e.ClientID())
 		}
 	}
+}
+
+// clientOf returns the index of the client record of client id, creating
+// it, or noRecord for no id.
+func (a *Account) clientOf(id string) int32 {
+	if id == "" {
+		return noRecord
+	}
+	var buf [64]byte
+	return int32(a.clientIndex(appendClientKey(buf[:0], id)))
 }
 
 // applySession moves a session to the state of e when e is not older than
 // the state's own event. StateEnded is final: a session id is never reused.
-func (a *Account) applySession(e *events.Event) {
-	ss := a.session(e)
+func (a *Account) applySession(s *State, e *events.Event, t stamp) {
+	ss := a.session(s, e, t)
 	if ss.State == StateEnded {
 		return
 	}
-	var next string
+	var next SessionState
 	switch e.Type {
 	case events.SessionBound, events.SessionResumed:
 		next = StateBound
 	case events.SessionHibernated:
 		next = StateHibernated
 	case events.SessionUnbound:
-		ss.State, ss.StateAt = StateEnded, e.Time
+		ss.State, ss.stateAt = StateEnded, t
 		return
 	}
-	if !e.Time.Before(ss.StateAt) || ss.State == StateAuthenticated {
-		ss.State, ss.StateAt = next, e.Time
+	if !t.before(ss.stateAt) || ss.State == StateAuthenticated {
+		ss.State, ss.stateAt = next, t
 	}
 }
 
-func (a *Account) grant(id string, t time.Time) *GrantRecord {
-	g := a.Grants[id]
-	if g == nil {
-		g = &GrantRecord{ID: id, FirstSeen: t}
-		a.Grants[id] = g
+// grant returns the index of the grant with id, creating it.
+func (a *Account) grant(id string, t stamp) int {
+	i := a.findGrant(id)
+	if i == noRecord {
+		i = a.addGrant(grantRecord{id: strings.Clone(id), firstSeen: t, client: noRecord})
 	}
-	g.FirstSeen = minTime(g.FirstSeen, t)
-	return g
+	g := &a.grants[i]
+	g.firstSeen = g.firstSeen.min(t)
+	return i
 }
 
-func (a *Account) applyGrant(e *events.Event) {
-	g := a.grant(e.Grant.ID, e.Time)
-	if id := e.ClientID(); id != "" && (g.ClientID == "" || id < g.ClientID) {
-		g.ClientID = id
+// linkGrant links grant gi to client id when it is the smallest id linked
+// so far, which keeps the link independent of arrival order.
+func (a *Account) linkGrant(gi int, id string) {
+	if id == "" {
+		return
 	}
+	g := &a.grants[gi]
+	if g.client == noRecord || id < clientIDOf(a.clients[g.client].key) {
+		g.client = a.clientOf(id)
+	}
+}
+
+// clientIDOf returns the client id of a packed client key, or "" for a
+// resource key.
+func clientIDOf(packed string) string {
+	k := unpackKey(packed)
+	if len(k) >= len(prefixClient) && k[:len(prefixClient)] == prefixClient {
+		return k[len(prefixClient):]
+	}
+	return ""
+}
+
+func (a *Account) applyGrant(e *events.Event, t stamp) {
+	gi := a.grant(e.Grant.ID, t)
+	a.linkGrant(gi, e.ClientID())
+	g := &a.grants[gi]
 	if e.Type == events.GrantIssued || e.Type == events.GrantUsed {
-		if meta := *e.Grant; hasMeta(meta) && !e.Time.Before(g.MetaAt) {
-			g.Meta, g.MetaAt = meta, e.Time
+		if hasMeta(e.Grant) && !t.before(g.metaAt) {
+			g.meta, g.metaAt = internMeta(e.Grant, g.meta), t
 		}
 		// The expiry comes from the newest event that states one, so that
 		// metadata without an expiry does not make a grant last forever.
-		if exp := e.Grant.Expires; !exp.IsZero() && !e.Time.Before(g.ExpiresAt) {
-			if !e.Time.Equal(g.ExpiresAt) || exp.After(g.Expires) {
-				g.Expires, g.ExpiresAt = exp, e.Time
+		if exp := stampOf(e.Grant.Expires); exp != 0 && !t.before(g.expiresAt) {
+			if t != g.expiresAt || exp.after(g.expires) {
+				g.expires, g.expiresAt = exp, t
 			}
 		}
 	}
 	switch e.Type {
 	case events.GrantIssued:
-		g.Issued = minNonZero(g.Issued, e.Time)
+		g.issued = minNonZero(g.issued, t)
 	case events.GrantUsed:
-		g.LastUsed = maxTime(g.LastUsed, e.Time)
+		g.lastUsed = g.lastUsed.max(t)
 	case events.GrantRevoked:
-		g.Revoked = minNonZero(g.Revoked, e.Time)
+		g.revoked = true
 	case events.GrantExpired:
-		g.Expired = minNonZero(g.Expired, e.Time)
+		g.expired = true
 	}
 }
 
-func hasMeta(g events.Grant) bool {
+func hasMeta(g *events.Grant) bool {
 	return g.Name != "" || g.URI != "" || g.SoftwareID != "" || g.SoftwareVersion != "" || g.Permission != "" || !g.Expires.IsZero()
 }
 
-func (a *Account) fast(fingerprint string, t time.Time) *FastRecord {
-	f := a.Fast[fingerprint]
-	if f == nil {
-		f = &FastRecord{FirstSeen: t}
-		a.Fast[fingerprint] = f
+// internMeta returns the handle of the metadata of g, reusing cur when it
+// holds the same.
+func internMeta(g *events.Grant, cur grantMetaHandle) grantMetaHandle {
+	m := grantMeta{Name: g.Name, URI: g.URI, SoftwareID: g.SoftwareID, SoftwareVersion: g.SoftwareVersion, Permission: g.Permission}
+	if cur != (grantMetaHandle{}) && cur.Value() == m {
+		return cur
 	}
-	f.FirstSeen = minTime(f.FirstSeen, t)
-	return f
+	return unique.Make(m)
 }
 
-func (a *Account) applyFast(e *events.Event) {
-	f := a.fast(e.Fast.Fingerprint, e.Time)
-	if id := e.ClientID(); id != "" {
-		f.ClientID = id
+// fastToken returns the index of the FAST token with fingerprint fp,
+// creating it.
+func (a *Account) fastToken(fp string, t stamp) int {
+	var buf [64]byte
+	packed := appendFingerprint(buf[:0], fp)
+	i := a.findFast(packed)
+	if i == noRecord {
+		i = a.addFast(fastRecord{fingerprint: string(packed), firstSeen: t, client: noRecord})
 	}
+	f := &a.fast[i]
+	f.firstSeen = f.firstSeen.min(t)
+	return i
+}
+
+func (a *Account) applyFast(e *events.Event, t stamp) {
+	fi := a.fastToken(e.Fast.Fingerprint, t)
+	if id := e.ClientID(); id != "" {
+		a.fast[fi].client = a.clientOf(id)
+	}
+	f := &a.fast[fi]
 	switch e.Type {
 	case events.FastMinted:
-		f.Minted = minNonZero(f.Minted, e.Time)
-		if e.Fast.Expires.After(f.Expires) {
-			f.Expires = e.Fast.Expires
+		f.minted = minNonZero(f.minted, t)
+		if exp := stampOf(e.Fast.Expires); exp.after(f.expires) {
+			f.expires = exp
 		}
 	case events.FastRevoked:
-		f.Revoked = minNonZero(f.Revoked, e.Time)
+		f.revoked = true
 	}
 }
 
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
+// revoke records a client.revoked event for listing id at t.
+func (a *Account) revoke(id string, t stamp) {
+	x := a.rare()
+	for i := range x.revoked {
+		if x.revoked[i].id == id {
+			x.revoked[i].at = x.revoked[i].at.max(t)
+			return
+		}
 	}
-	return a
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-// minNonZero returns the earlier of a and b, treating zero as unset.
-func minNonZero(a, b time.Time) time.Time {
-	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
-		return b
-	}
-	return a
+	x.revoked = append(x.revoked, revocation{id: strings.Clone(id), at: t})
 }

@@ -22,57 +22,61 @@ type ViewOptions struct {
 
 // group gathers everything that belongs to one client of an account.
 type group struct {
+	// key is the client key in its unpacked form.
 	key      string
-	record   *ClientRecord
+	record   *clientRecord
 	sessions []*Session
-	grants   []*GrantRecord
-	fast     []*FastRecord
-	fastKeys []string
+	grants   []*grantRecord
+	fast     []*fastRecord
 }
 
-func (a *Account) groups() map[string]*group {
-	gs := make(map[string]*group)
-	get := func(k string) *group {
-		g := gs[k]
-		if g == nil {
-			g = &group{key: k}
-			gs[k] = g
+// groups returns the clients of a: one group for every client record and
+// for every grant that no event linked to a client id, with the sessions,
+// grants and FAST tokens that belong to it.
+func (a *Account) groups() []*group {
+	var gs []*group
+	byClient := make([]*group, len(a.clients))
+	byGrant := make([]*group, len(a.grants))
+	for i := range a.clients {
+		byClient[i] = &group{key: unpackKey(a.clients[i].key), record: &a.clients[i]}
+		gs = append(gs, byClient[i])
+	}
+	grantGroup := func(gi int32) *group {
+		gr := &a.grants[gi]
+		if gr.client != noRecord {
+			return byClient[gr.client]
 		}
-		return g
+		if byGrant[gi] == nil {
+			byGrant[gi] = &group{key: prefixGrant + gr.id}
+			gs = append(gs, byGrant[gi])
+		}
+		return byGrant[gi]
 	}
-	for k, r := range a.Clients {
-		get(k).record = r
+	for i := range a.grants {
+		g := grantGroup(int32(i))
+		g.grants = append(g.grants, &a.grants[i])
 	}
-	for _, ss := range a.Sessions {
-		if k := a.sessionKey(ss); k != "" {
-			g := get(k)
+	for i := range a.Sessions {
+		ss := &a.Sessions[i]
+		// A session without a client id that logged in with a grant's token
+		// belongs to that grant's client, so that revoking the grant's
+		// listing id also ends the session.
+		switch {
+		case ss.grant != noRecord && !a.hasClientID(ss):
+			g := grantGroup(ss.grant)
+			g.sessions = append(g.sessions, ss)
+		case ss.client != noRecord:
+			g := byClient[ss.client]
 			g.sessions = append(g.sessions, ss)
 		}
 	}
-	for _, gr := range a.Grants {
-		g := get(gr.key())
-		g.grants = append(g.grants, gr)
-	}
-	for fp, f := range a.Fast {
-		if f.ClientID != "" {
-			g := get("c:" + f.ClientID)
+	for i := range a.fast {
+		if f := &a.fast[i]; f.client != noRecord {
+			g := byClient[f.client]
 			g.fast = append(g.fast, f)
-			g.fastKeys = append(g.fastKeys, fp)
 		}
 	}
 	return gs
-}
-
-// sessionKey returns the client key of ss. A session without a client id
-// that logged in with a grant's token belongs to that grant's client, so
-// that revoking the grant's listing id also ends the session.
-func (a *Account) sessionKey(ss *Session) string {
-	if ss.ClientID == "" && ss.GrantID != "" {
-		if g := a.Grants[ss.GrantID]; g != nil {
-			return g.key()
-		}
-	}
-	return ss.key()
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -81,7 +85,7 @@ var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // of user. A hash of the account and the key keeps client ids and resources
 // out of listings and makes ids of one account useless on another.
 func ListingID(user, k string) string {
-	if gid, ok := strings.CutPrefix(k, "g:"); ok {
+	if gid, ok := strings.CutPrefix(k, prefixGrant); ok {
 		return "grant/" + gid
 	}
 	sum := sha256.Sum256([]byte(user + "\x00" + k))
@@ -110,58 +114,74 @@ func (s *State) Clients(user string, opt ViewOptions) []ClientView {
 	return out
 }
 
+// agentAt is a user agent with the time of the event that reported it.
+type agentAt struct {
+	ua UserAgent
+	at stamp
+}
+
+// newer reports whether a should replace b: it names some software and is
+// later, or as late and greater by content, which keeps the choice
+// independent of arrival order. An empty agent, from an event that carries
+// only a client id or a grant without software metadata, never replaces one.
+func (a agentAt) newer(b agentAt) bool {
+	if a.ua == (UserAgent{}) {
+		return false
+	}
+	if a.at != b.at {
+		return a.at.after(b.at)
+	}
+	return b.ua.less(a.ua)
+}
+
 // view computes the listing of one client group, and reports false when the
 // client has neither access nor a live session.
 func (s *State) view(user string, a *Account, g *group, opt ViewOptions) (ClientView, bool) {
 	id := ListingID(user, g.key)
-	revoked := a.Revoked[id]
-	v := ClientView{ID: id, Type: TypeAccess, Legacy: strings.HasPrefix(g.key, "r:"), Auth: make([]string, 0, 3)}
+	revoked := a.revokedAt(id)
+	now := stampOf(opt.Now)
+	v := ClientView{ID: id, Type: TypeAccess, Legacy: strings.HasPrefix(g.key, prefixResource), Auth: make([]string, 0, 3)}
 	perm := ""
-	ua, uaGrant := Agent{}, Agent{}
-	var first, last time.Time
-	var password time.Time
+	var ua, uaGrant agentAt
+	var first, last, password stamp
 
 	if r := g.record; r != nil {
-		first, last = r.FirstSeen, r.LastSeen
-		password = r.Password
-		if r.HadSession {
-			v.Type = TypeSession
-		}
-		ua = r.Agent
+		first = r.firstSeen
+		ua = agentAt{agentOf(r.agent), r.agentAt}
 	}
 	for _, ss := range g.sessions {
 		v.Type = TypeSession
-		first, last = minNonZero(first, ss.Start), maxTime(last, ss.Last)
-		password = maxTime(password, ss.Password)
-		if ss.Agent.newer(ua) {
-			ua = ss.Agent
+		first, last = minNonZero(first, ss.start), last.max(ss.last)
+		password = password.max(ss.password)
+		if sa := (agentAt{agentOf(ss.agent), ss.agentAt}); sa.newer(ua) {
+			ua = sa
 		}
 		if s.sessionLive(a, ss, revoked, opt) {
 			v.Connected = true
-			perm = maxPermission(perm, s.sessionPermission(a, ss))
+			perm = maxPermission(perm, a.sessionPermission(ss))
 		}
 	}
 	grantLive := false
 	for _, gr := range g.grants {
-		first = minNonZero(first, gr.FirstSeen)
-		last = maxTime(last, gr.LastUsed)
-		if ag := grantAgent(gr); ag.newer(uaGrant) {
-			uaGrant = ag
+		first = minNonZero(first, gr.firstSeen)
+		last = last.max(gr.lastUsed)
+		if ga := grantAgent(gr); ga.newer(uaGrant) {
+			uaGrant = ga
 		}
-		if a.grantLive(gr, revoked, opt.Now) {
+		if a.grantLive(gr, revoked, now) {
 			grantLive = true
 			perm = maxPermission(perm, permissionOf(gr))
 		}
 	}
 	fastLive := false
 	for _, f := range g.fast {
-		first = minNonZero(first, f.FirstSeen)
-		if a.accessLive(f.start(), revoked) && f.Revoked.IsZero() && (f.Expires.IsZero() || f.Expires.After(opt.Now)) {
+		first = minNonZero(first, f.firstSeen)
+		if a.accessLive(f.start(), revoked) && !f.revoked && (f.expires == 0 || f.expires.after(now)) {
 			fastLive = true
 		}
 	}
 
-	if !password.IsZero() && password.After(a.PasswordChanged) && password.After(a.Deleted) {
+	if password != 0 && password.after(a.passwordChanged()) && password.after(a.deleted()) {
 		v.Auth = append(v.Auth, AuthPassword)
 		perm = events.PermissionUnrestricted
 	}
@@ -179,29 +199,29 @@ func (s *State) view(user string, a *Account, g *group, opt ViewOptions) (Client
 		perm = events.PermissionUnrestricted
 	}
 	v.Permission = perm
-	if ua.UserAgent == (UserAgent{}) {
+	if ua.ua == (UserAgent{}) {
 		ua = uaGrant
 	}
-	v.UserAgent = ua.UserAgent
-	v.FirstSeen = first.UTC()
-	if last.IsZero() || last.Before(first) {
+	v.UserAgent = ua.ua
+	v.FirstSeen = first.time()
+	if last == 0 || last.before(first) {
 		last = first
 	}
-	v.LastSeen = last.UTC()
+	v.LastSeen = last.time()
 	return v, true
 }
 
 // accessLive reports whether access that began at start survives the
 // account's password change, deletion and the client's revocation.
-func (a *Account) accessLive(start, revoked time.Time) bool {
-	return start.After(a.PasswordChanged) && start.After(a.Deleted) && start.After(revoked)
+func (a *Account) accessLive(start, revoked stamp) bool {
+	return start.after(a.passwordChanged()) && start.after(a.deleted()) && start.after(revoked)
 }
 
-func (a *Account) grantLive(g *GrantRecord, revoked, now time.Time) bool {
-	if !g.Revoked.IsZero() || !g.Expired.IsZero() {
+func (a *Account) grantLive(g *grantRecord, revoked, now stamp) bool {
+	if g.revoked || g.expired {
 		return false
 	}
-	if !g.Expires.IsZero() && !g.Expires.After(now) {
+	if g.expires != 0 && !g.expires.after(now) {
 		return false
 	}
 	return a.accessLive(g.start(), revoked)
@@ -210,18 +230,18 @@ func (a *Account) grantLive(g *GrantRecord, revoked, now time.Time) bool {
 // sessionLive reports whether ss is bound or hibernated at opt.Now and was
 // not ended by its node's restart, stop or silence, a revoke of its client,
 // or the account's deletion.
-func (s *State) sessionLive(a *Account, ss *Session, revoked time.Time, opt ViewOptions) bool {
+func (s *State) sessionLive(a *Account, ss *Session, revoked stamp, opt ViewOptions) bool {
 	if ss.State != StateBound && ss.State != StateHibernated {
 		return false
 	}
-	if !ss.Start.After(revoked) || !ss.Start.After(a.Deleted) {
+	if !ss.start.after(revoked) || !ss.start.after(a.deleted()) {
 		return false
 	}
 	n := s.Nodes[ss.Node]
 	if n == nil {
 		return true
 	}
-	if ss.Start.Before(n.Started) || !ss.Start.After(n.Stopped) {
+	if ss.start.before(stampOf(n.Started)) || !ss.start.after(stampOf(n.Stopped)) {
 		return false
 	}
 	if n.Lifecycle && opt.HeartbeatTimeout > 0 && opt.Now.Sub(n.LastSeen) > opt.HeartbeatTimeout {
@@ -232,20 +252,18 @@ func (s *State) sessionLive(a *Account, ss *Session, revoked time.Time, opt View
 
 // sessionPermission returns the permission of a session: that of the grant
 // it logged in with, else unrestricted.
-func (s *State) sessionPermission(a *Account, ss *Session) string {
-	if ss.GrantID != "" {
-		if g := a.Grants[ss.GrantID]; g != nil {
-			return permissionOf(g)
-		}
+func (a *Account) sessionPermission(ss *Session) string {
+	if ss.grant != noRecord {
+		return permissionOf(&a.grants[ss.grant])
 	}
 	return events.PermissionUnrestricted
 }
 
-func permissionOf(g *GrantRecord) string {
-	if g.Meta.Permission == "" {
-		return events.PermissionUnrestricted
+func permissionOf(g *grantRecord) string {
+	if p := metaOf(g.meta).Permission; p != "" {
+		return p
 	}
-	return g.Meta.Permission
+	return events.PermissionUnrestricted
 }
 
 var permissionRank = map[string]int{
@@ -261,6 +279,7 @@ func maxPermission(a, b string) string {
 	return a
 }
 
-func grantAgent(g *GrantRecord) Agent {
-	return Agent{UserAgent: UserAgent{Software: g.Meta.Name, Version: g.Meta.SoftwareVersion, URI: g.Meta.URI}, At: g.MetaAt}
+func grantAgent(g *grantRecord) agentAt {
+	m := metaOf(g.meta)
+	return agentAt{UserAgent{Software: m.Name, Version: m.SoftwareVersion, URI: m.URI}, g.metaAt}
 }

@@ -67,26 +67,26 @@ func matchSoftware(ua UserAgent, software, version string) bool {
 
 func (s *State) target(a *Account, g *group, v ClientView, opt ViewOptions) Target {
 	t := Target{View: v}
-	if id, ok := strings.CutPrefix(g.key, "c:"); ok {
+	if id, ok := strings.CutPrefix(g.key, prefixClient); ok {
 		t.ClientID = id
 	}
-	if res, ok := strings.CutPrefix(g.key, "r:"); ok {
+	if res, ok := strings.CutPrefix(g.key, prefixResource); ok {
 		t.Resources = []string{res}
 	}
-	revoked := a.Revoked[v.ID]
+	revoked := a.revokedAt(v.ID)
 	for _, ss := range g.sessions {
 		if s.sessionLive(a, ss, revoked, opt) {
 			t.Sessions = append(t.Sessions, events.SessionRef{Node: ss.Node, ID: ss.ID})
 		}
 	}
 	for _, gr := range g.grants {
-		if gr.Revoked.IsZero() && gr.Expired.IsZero() {
-			t.Grants = append(t.Grants, gr.ID)
+		if !gr.revoked && !gr.expired {
+			t.Grants = append(t.Grants, gr.id)
 		}
 	}
-	for i, f := range g.fast {
-		if f.Revoked.IsZero() {
-			t.Fast = append(t.Fast, g.fastKeys[i])
+	for _, f := range g.fast {
+		if !f.revoked {
+			t.Fast = append(t.Fast, unpackFingerprint(f.fingerprint))
 		}
 	}
 	slices.SortFunc(t.Sessions, func(x, y events.SessionRef) int {

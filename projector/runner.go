@@ -38,6 +38,20 @@ type Config struct {
 	HeartbeatTimeout time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// OnApply, when set, is called with every event right after it was
+	// applied, while the state is still locked. So it receives the events in
+	// stream order, before any reader of the state can observe them. It
+	// must return quickly and must not call the Runner's methods.
+	OnApply func(*events.Event)
+	// StreamCheckInterval is the time between reads of the stream's last
+	// sequence for the lag metrics; 0 means five seconds and a negative
+	// value disables the checks. Without Metrics nothing is checked.
+	StreamCheckInterval time.Duration
+	// StatsInterval is the minimum time between counts of users, clients,
+	// sessions and nodes for the metrics; 0 means five seconds and a
+	// negative value disables the counts. A count that takes long delays
+	// the next one further. Without Metrics nothing is counted.
+	StatsInterval time.Duration
 }
 
 // Runner keeps a State up to date with the event stream. Its query methods
@@ -79,6 +93,12 @@ func NewRunner(cfg Config) *Runner {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.StreamCheckInterval == 0 {
+		cfg.StreamCheckInterval = 5 * time.Second
+	}
+	if cfg.StatsInterval == 0 {
+		cfg.StatsInterval = 5 * time.Second
+	}
 	return &Runner{cfg: cfg, log: cfg.Logger, state: NewState(), advanced: make(chan struct{})}
 }
 
@@ -110,9 +130,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { consumeErr <- r.consume(cctx, stream) }()
+	monitorDone := r.startMonitor(cctx, stream)
 
 	err = r.snapshotLoop(ctx, store, consumeErr)
 	cancel()
+	<-monitorDone
 
 	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer done()
@@ -147,62 +169,6 @@ func (r *Runner) snapshotLoop(ctx context.Context, store jetstream.ObjectStore, 
 			last = r.Applied()
 		}
 	}
-}
-
-// consume reads the stream with an ordered consumer from the sequence after
-// the applied one until ctx ends.
-func (r *Runner) consume(ctx context.Context, stream jetstream.Stream) error {
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
-	if seq := r.Applied(); seq > 0 {
-		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-		cfg.OptStartSeq = seq + 1
-	}
-	cons, err := stream.OrderedConsumer(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("projector: ordered consumer: %w", err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1024))
-	if err != nil {
-		return fmt.Errorf("projector: consume: %w", err)
-	}
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
-			}
-			r.log.Warn("consumer error", "error", err)
-			continue
-		}
-		r.handle(ctx, msg)
-	}
-}
-
-// handle decodes and applies one stream message. A message that cannot be
-// applied is counted, logged and, when malformed or invalid, copied to the
-// dead-letter subject; it never stops the projector.
-func (r *Runner) handle(ctx context.Context, msg jetstream.Msg) {
-	meta, err := msg.Metadata()
-	if err != nil {
-		r.log.Warn("message without metadata skipped", "subject", msg.Subject(), "error", err)
-		return
-	}
-	seq := meta.Sequence.Stream
-	e, err := events.Decode(msg.Data())
-	if err == nil {
-		r.mu.Lock()
-		err = r.state.Apply(e)
-		r.mu.Unlock()
-	}
-	if err != nil {
-		r.reject(ctx, msg, seq, err)
-	} else if m := r.cfg.Metrics; m != nil {
-		m.applied.WithLabelValues(string(e.Type)).Inc()
-		m.lastEvent.Set(float64(e.Time.UnixNano()) / 1e9)
-	}
-	r.advance(seq)
 }
 
 func (r *Runner) reject(ctx context.Context, msg jetstream.Msg, seq uint64, err error) {
@@ -241,7 +207,8 @@ func rejectReason(err error) string {
 	return ReasonInvalid
 }
 
-func (r *Runner) advance(seq uint64) {
+// advance records seq, stored by JetStream at stored, as processed.
+func (r *Runner) advance(seq uint64, stored time.Time) {
 	r.mu.Lock()
 	r.applied = seq
 	if r.waiters.Load() > 0 {
@@ -250,7 +217,7 @@ func (r *Runner) advance(seq uint64) {
 	}
 	r.mu.Unlock()
 	if m := r.cfg.Metrics; m != nil {
-		m.appliedSeq.Set(float64(seq))
+		m.progress.processed(seq, stored)
 	}
 }
 

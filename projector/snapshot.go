@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,22 +15,21 @@ import (
 // snapshotObject is the object name of the snapshot in its bucket.
 const snapshotObject = "state"
 
-// snapshotFormat is the version of the snapshot encoding.
-const snapshotFormat = 1
+// snapshotBatch is the size in bytes of encoded accounts after which
+// writeSnapshot releases the state lock and writes them out.
+const snapshotBatch = 1 << 20
 
-// snapshot is the stored form of a State: gzip-compressed JSON.
-type snapshot struct {
-	Format  int       `json:"format"`
-	Seq     uint64    `json:"seq"`
-	Created time.Time `json:"created"`
-	State   *State    `json:"state"`
-}
-
-// EncodeSnapshot returns the stored form of s after stream sequence seq.
+// EncodeSnapshot returns the stored form of s after stream sequence seq:
+// the binary body that snapcodec.go describes, compressed with gzip.
 func EncodeSnapshot(s *State, seq uint64) ([]byte, error) {
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if err := json.NewEncoder(zw).Encode(snapshot{Format: snapshotFormat, Seq: seq, Created: time.Now().UTC(), State: s}); err != nil {
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	enc := newSnapshotEncoder(seq, time.Now())
+	for user, a := range s.Users {
+		enc.account(user, a)
+	}
+	enc.finish(s.Nodes)
+	if _, err := zw.Write(enc.take()); err != nil {
 		return nil, fmt.Errorf("projector: encode snapshot: %w", err)
 	}
 	if err := zw.Close(); err != nil {
@@ -41,7 +39,8 @@ func EncodeSnapshot(s *State, seq uint64) ([]byte, error) {
 }
 
 // DecodeSnapshot parses a stored snapshot. It returns an error wrapping
-// ErrSnapshotInvalid for a torn, corrupt or unknown snapshot.
+// ErrSnapshotInvalid for a torn, corrupt or unknown snapshot, which
+// includes the JSON snapshots of format 1 that earlier versions wrote.
 func DecodeSnapshot(data []byte) (*State, uint64, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
@@ -51,42 +50,11 @@ func DecodeSnapshot(data []byte) (*State, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", ErrSnapshotInvalid, err)
 	}
-	var snap snapshot
-	if err := json.Unmarshal(raw, &snap); err != nil {
+	s, seq, err := decodeSnapshotBody(raw)
+	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", ErrSnapshotInvalid, err)
 	}
-	if snap.Format != snapshotFormat || snap.State == nil {
-		return nil, 0, fmt.Errorf("%w: format %d, want %d", ErrSnapshotInvalid, snap.Format, snapshotFormat)
-	}
-	snap.State.fill()
-	return snap.State, snap.Seq, nil
-}
-
-// fill replaces the nil maps that JSON leaves for empty ones.
-func (s *State) fill() {
-	if s.Users == nil {
-		s.Users = make(map[string]*Account)
-	}
-	if s.Nodes == nil {
-		s.Nodes = make(map[string]*Node)
-	}
-	for _, a := range s.Users {
-		if a.Sessions == nil {
-			a.Sessions = make(map[string]*Session)
-		}
-		if a.Clients == nil {
-			a.Clients = make(map[string]*ClientRecord)
-		}
-		if a.Grants == nil {
-			a.Grants = make(map[string]*GrantRecord)
-		}
-		if a.Fast == nil {
-			a.Fast = make(map[string]*FastRecord)
-		}
-		if a.Revoked == nil {
-			a.Revoked = make(map[string]time.Time)
-		}
-	}
+	return s, seq, nil
 }
 
 func (r *Runner) snapshotStore(ctx context.Context) (jetstream.ObjectStore, error) {
@@ -126,8 +94,7 @@ func (r *Runner) restore(ctx context.Context, store jetstream.ObjectStore) {
 	r.state, r.applied = state, seq
 	r.mu.Unlock()
 	if m := r.cfg.Metrics; m != nil {
-		m.snapSize.Set(float64(len(data)))
-		m.snapTime.SetToCurrentTime()
+		m.snapshotTaken(len(data), seq)
 	}
 	r.log.Info("snapshot loaded", "seq", seq, "bytes", len(data), "users", len(state.Users))
 }
@@ -144,16 +111,36 @@ func (r *Runner) discardSnapshotAhead(lastSeq uint64) {
 	r.state, r.applied = NewState(), 0
 }
 
-// writeSnapshot encodes the state under the read lock and stores it.
+// writeSnapshot encodes the state and streams it into the bucket. It holds
+// the read lock only while it encodes a batch of accounts, so that the
+// consumer goes on applying events while the snapshot is written. Accounts
+// encoded after such events then include them although the snapshot
+// records an earlier sequence. A restore replays those events once more.
+// That changes nothing, because applying an event again after the events
+// that followed it leaves the views as they were, which the property tests
+// check. account.forgotten, the one event whose order matters, is replayed
+// before the events that followed it too.
 func (r *Runner) writeSnapshot(ctx context.Context, store jetstream.ObjectStore) error {
 	start := time.Now()
+	pr, pw := io.Pipe()
+	counter := &countingWriter{w: pw}
+	encoded := make(chan error, 1)
+
 	r.mu.RLock()
-	seq := r.applied
-	data, err := EncodeSnapshot(r.state, seq)
+	seq, state := r.applied, r.state
 	r.mu.RUnlock()
-	if err == nil {
-		_, err = store.PutBytes(ctx, snapshotObject, data)
+
+	go func() {
+		err := r.encodeSnapshot(counter, state, seq)
+		pw.CloseWithError(err)
+		encoded <- err
+	}()
+	_, err := store.Put(ctx, jetstream.ObjectMeta{Name: snapshotObject}, pr)
+	pr.CloseWithError(errSnapshotAborted)
+	if eerr := <-encoded; eerr != nil && !errors.Is(eerr, errSnapshotAborted) {
+		err = eerr
 	}
+
 	m := r.cfg.Metrics
 	if err != nil {
 		if m != nil {
@@ -163,11 +150,54 @@ func (r *Runner) writeSnapshot(ctx context.Context, store jetstream.ObjectStore)
 	}
 	if m != nil {
 		m.snapDuration.Observe(time.Since(start).Seconds())
-		m.snapSize.Set(float64(len(data)))
-		m.snapTime.SetToCurrentTime()
+		m.snapshotTaken(int(counter.n), seq)
 	}
-	r.log.Info("snapshot stored", "seq", seq, "bytes", len(data), "duration", time.Since(start))
+	r.log.Info("snapshot stored", "seq", seq, "bytes", counter.n, "duration", time.Since(start))
 	return nil
+}
+
+// errSnapshotAborted ends the encoding of a snapshot that the bucket did
+// not take.
+var errSnapshotAborted = errors.New("projector: snapshot write aborted")
+
+// encodeSnapshot writes the compressed snapshot of state, taken after seq,
+// to w. It reads state under the read lock, in batches (see writeSnapshot).
+func (r *Runner) encodeSnapshot(w io.Writer, state *State, seq uint64) error {
+	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	enc := newSnapshotEncoder(seq, time.Now())
+	r.mu.RLock()
+	for user, a := range state.Users {
+		enc.account(user, a)
+		if len(enc.buf) < snapshotBatch {
+			continue
+		}
+		batch := enc.take()
+		r.mu.RUnlock()
+		_, err := zw.Write(batch)
+		r.mu.RLock()
+		if err != nil {
+			r.mu.RUnlock()
+			return err
+		}
+	}
+	enc.finish(state.Nodes)
+	r.mu.RUnlock()
+	if _, err := zw.Write(enc.take()); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // Snapshot stores a snapshot of the current state now.

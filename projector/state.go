@@ -2,8 +2,7 @@ package projector
 
 import (
 	"time"
-
-	"github.com/clientele-xmpp/clientele/events"
+	"unique"
 )
 
 // State is the folded view of every account and node. Apply changes it; the
@@ -13,109 +12,211 @@ import (
 // Every merge in Apply is commutative (min and max of times, set union, and
 // terminal states guarded by time), so events from several nodes may arrive
 // in any order as long as each session's own events keep theirs.
+//
+// The records of an account are kept compact, because a State holds every
+// client of a deployment. Times are Unix nanoseconds, user agents and grant
+// metadata are interned, and records sit in slices rather than maps. Client
+// ids and token fingerprints in their usual forms are stored as bytes (see
+// compact.go).
 type State struct {
-	Users map[string]*Account `json:"users"`
-	Nodes map[string]*Node    `json:"nodes"`
+	// Users maps the bare JID of each account to its folded state.
+	Users map[string]*Account
+	// Nodes maps a node id to the folded state of that node.
+	Nodes map[string]*Node
+
+	// nodeNames interns node ids, so that the sessions of one node share
+	// one copy of its name.
+	nodeNames map[string]string
 }
 
 // NewState returns an empty State.
 func NewState() *State {
-	return &State{Users: make(map[string]*Account), Nodes: make(map[string]*Node)}
+	return &State{Users: make(map[string]*Account), Nodes: make(map[string]*Node), nodeNames: make(map[string]string)}
 }
 
-// Node is what the stream says about one XMPP node.
+// Node is the folded state of one XMPP node.
 type Node struct {
-	Boot    string    `json:"boot,omitempty"`
-	Started time.Time `json:"started,omitzero"`
-	Stopped time.Time `json:"stopped,omitzero"`
+	Boot    string
+	Started time.Time
+	Stopped time.Time
 	// LastSeen is the time of the node's newest event of any type.
-	LastSeen time.Time `json:"last_seen,omitzero"`
+	LastSeen time.Time
 	// Lifecycle is true once the node has sent a node event; only such nodes
 	// are subject to the heartbeat timeout.
-	Lifecycle bool `json:"lifecycle,omitempty"`
+	Lifecycle bool
 }
 
 // Account is the folded state of one account.
 type Account struct {
-	// Sessions are keyed by "<node>/<session id>".
-	Sessions map[string]*Session `json:"sessions,omitempty"`
-	// Clients are keyed by client key: "c:<client id>" or "r:<resource>".
-	Clients map[string]*ClientRecord `json:"clients,omitempty"`
-	Grants  map[string]*GrantRecord  `json:"grants,omitempty"`
-	// Fast tokens are keyed by fingerprint.
-	Fast map[string]*FastRecord `json:"fast,omitempty"`
-	// Revoked maps a listing id to the time of its newest client.revoked.
-	Revoked         map[string]time.Time `json:"revoked,omitempty"`
-	PasswordChanged time.Time            `json:"password_changed,omitzero"`
-	Deleted         time.Time            `json:"deleted,omitzero"`
+	// Sessions are the account's sessions, each identified by its node and
+	// session id, in the order of their first event.
+	Sessions []Session
+
+	clients []clientRecord
+	grants  []grantRecord
+	fast    []fastRecord
+	// extra is nil until the account has a revoke, a password change, a
+	// deletion or enough records to need an index.
+	extra *accountExtra
 }
 
-func newAccount() *Account {
-	return &Account{
-		Sessions: make(map[string]*Session),
-		Clients:  make(map[string]*ClientRecord),
-		Grants:   make(map[string]*GrantRecord),
-		Fast:     make(map[string]*FastRecord),
-		Revoked:  make(map[string]time.Time),
-	}
+// accountExtra holds the parts of an account that most accounts lack.
+type accountExtra struct {
+	// revoked lists the listing ids named by client.revoked events, with the
+	// time of the newest one of each.
+	revoked         []revocation
+	passwordChanged stamp
+	deleted         stamp
+	index           *accountIndex
 }
 
-// Session states.
+type revocation struct {
+	id string
+	at stamp
+}
+
+// SessionState is the state of a session in its lifecycle.
+type SessionState uint8
+
+// Session states. StateEnded is final: a session id is never reused.
 const (
-	StateAuthenticated = "authenticated"
-	StateBound         = "bound"
-	StateHibernated    = "hibernated"
-	StateEnded         = "ended"
+	StateAuthenticated SessionState = iota + 1
+	StateBound
+	StateHibernated
+	StateEnded
 )
+
+var sessionStateNames = [...]string{StateAuthenticated: "authenticated", StateBound: "bound", StateHibernated: "hibernated", StateEnded: "ended"}
+
+func (s SessionState) String() string {
+	if int(s) < len(sessionStateNames) && sessionStateNames[s] != "" {
+		return sessionStateNames[s]
+	}
+	return "unknown"
+}
 
 // Session is one XMPP session, identified by its node and node-local id.
 type Session struct {
-	Node     string `json:"node"`
-	ID       string `json:"id"`
-	ClientID string `json:"client_id,omitempty"`
-	Resource string `json:"resource,omitempty"`
-	GrantID  string `json:"grant_id,omitempty"`
-	State    string `json:"state"`
-	// StateAt is the time of the event that set State.
-	StateAt time.Time `json:"state_at"`
-	Start   time.Time `json:"start"`
-	Last    time.Time `json:"last"`
-	// Password is the time of the session's password authentication.
-	Password time.Time `json:"password,omitzero"`
-	// Agent is the newest user agent the session reported.
-	Agent Agent `json:"agent,omitzero"`
+	Node string
+	ID   string
+
+	// stateAt is the time of the event that set State.
+	stateAt stamp
+	start   stamp
+	last    stamp
+	// password is the time of the session's password authentication.
+	password stamp
+	// agent is the newest user agent the session reported, at agentAt.
+	agent   agentHandle
+	agentAt stamp
+
+	State SessionState
+	// client is the index in Account.clients of the session's client key:
+	// "c:" and its client id once one is known, else "r:" and its resource,
+	// or noRecord.
+	client int32
+	// grant is the index in Account.grants of the grant whose token opened
+	// the session, or noRecord.
+	grant int32
 }
 
-// key returns the client key of s, or "" while neither a client id nor a
-// resource is known.
-func (s *Session) key() string {
-	switch {
-	case s.ClientID != "":
-		return "c:" + s.ClientID
-	case s.Resource != "":
-		return "r:" + s.Resource
-	}
-	return ""
+// noRecord marks a missing index into the records of an account.
+const noRecord = -1
+
+// clientRecord is one client key of an account, with the first-seen time
+// and user agent from events that named the client outside a session. The
+// zero times and agent mean that no such event arrived, which views treat
+// like a client known from its sessions, grants or tokens only.
+type clientRecord struct {
+	// key is the packed client key (see packKey).
+	key       string
+	firstSeen stamp
+	agent     agentHandle
+	agentAt   stamp
 }
 
-// Agent is a user agent with the time it was reported.
-type Agent struct {
-	UserAgent
-	At time.Time `json:"at,omitzero"`
+// grantRecord is one OAuth-style grant.
+type grantRecord struct {
+	id string
+	// meta is the grant's newest metadata, with metaAt its time.
+	meta   grantMetaHandle
+	metaAt stamp
+	// expires is the expiry stated by the newest event that has one, at
+	// expiresAt.
+	expires   stamp
+	expiresAt stamp
+	issued    stamp
+	firstSeen stamp
+	lastUsed  stamp
+	// client is the index in Account.clients of the smallest client id
+	// linked to the grant, or noRecord.
+	client  int32
+	revoked bool
+	expired bool
 }
 
-// newer reports whether a should replace b: it names some software and is
-// later, or as late and greater by content, which keeps the choice
-// independent of arrival order. An empty agent, from an event that carries
-// only a client id or a grant without software metadata, never replaces one.
-func (a Agent) newer(b Agent) bool {
-	if a.UserAgent == (UserAgent{}) {
-		return false
+// start returns the time the grant began: its issue time when known.
+func (g *grantRecord) start() stamp {
+	if g.issued != 0 {
+		return g.issued
 	}
-	if !a.At.Equal(b.At) {
-		return a.At.After(b.At)
+	return g.firstSeen
+}
+
+// fastRecord is one FAST token, known by its fingerprint.
+type fastRecord struct {
+	// fingerprint is the packed fingerprint (see packFingerprint).
+	fingerprint string
+	minted      stamp
+	expires     stamp
+	// firstSeen is the time of the token's earliest event.
+	firstSeen stamp
+	// client is the index in Account.clients of the token's client id, or
+	// noRecord.
+	client  int32
+	revoked bool
+}
+
+func (f *fastRecord) start() stamp {
+	if f.minted != 0 {
+		return f.minted
 	}
-	return b.UserAgent.less(a.UserAgent)
+	return f.firstSeen
+}
+
+// agentHandle is an interned UserAgent; the zero handle is no agent.
+type agentHandle = unique.Handle[UserAgent]
+
+// grantMeta is the metadata of a grant that views use.
+type grantMeta struct {
+	Name, URI, SoftwareID, SoftwareVersion, Permission string
+}
+
+// grantMetaHandle is an interned grantMeta; the zero handle is no metadata.
+type grantMetaHandle = unique.Handle[grantMeta]
+
+// agentOf returns the user agent of h, or the zero UserAgent for none.
+func agentOf(h agentHandle) UserAgent {
+	if h == (agentHandle{}) {
+		return UserAgent{}
+	}
+	return h.Value()
+}
+
+// internAgent returns the handle of ua, or the zero handle for the zero
+// UserAgent.
+func internAgent(ua UserAgent) agentHandle {
+	if ua == (UserAgent{}) {
+		return agentHandle{}
+	}
+	return unique.Make(ua)
+}
+
+func metaOf(h grantMetaHandle) grantMeta {
+	if h == (grantMetaHandle{}) {
+		return grantMeta{}
+	}
+	return h.Value()
 }
 
 func (u UserAgent) less(v UserAgent) bool {
@@ -129,66 +230,4 @@ func (u UserAgent) less(v UserAgent) bool {
 		return u.URI < v.URI
 	}
 	return u.Device < v.Device
-}
-
-// ClientRecord holds the facts about one client that do not belong to a
-// single session, grant or token.
-type ClientRecord struct {
-	FirstSeen  time.Time `json:"first_seen"`
-	LastSeen   time.Time `json:"last_seen"`
-	Password   time.Time `json:"password,omitzero"`
-	HadSession bool      `json:"had_session,omitempty"`
-	Agent      Agent     `json:"agent,omitzero"`
-}
-
-// GrantRecord is one OAuth-style grant.
-type GrantRecord struct {
-	ID       string `json:"id"`
-	ClientID string `json:"client_id,omitempty"`
-	// Meta is the grant's newest metadata, with MetaAt its time.
-	Meta   events.Grant `json:"meta"`
-	MetaAt time.Time    `json:"meta_at,omitzero"`
-	// Expires is the expiry stated by the newest event that has one, at
-	// ExpiresAt.
-	Expires   time.Time `json:"expires,omitzero"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	Issued    time.Time `json:"issued,omitzero"`
-	FirstSeen time.Time `json:"first_seen"`
-	LastUsed  time.Time `json:"last_used,omitzero"`
-	Revoked   time.Time `json:"revoked,omitzero"`
-	Expired   time.Time `json:"expired,omitzero"`
-}
-
-// start returns the time the grant began: its issue time when known.
-func (g *GrantRecord) start() time.Time {
-	if !g.Issued.IsZero() {
-		return g.Issued
-	}
-	return g.FirstSeen
-}
-
-// key returns the client key of g: its client's id, or "g:<grant id>" for a
-// grant that no event linked to a client.
-func (g *GrantRecord) key() string {
-	if g.ClientID != "" {
-		return "c:" + g.ClientID
-	}
-	return "g:" + g.ID
-}
-
-// FastRecord is one FAST token, known by its fingerprint.
-type FastRecord struct {
-	ClientID string    `json:"client_id,omitempty"`
-	Minted   time.Time `json:"minted,omitzero"`
-	Expires  time.Time `json:"expires,omitzero"`
-	Revoked  time.Time `json:"revoked,omitzero"`
-	// FirstSeen is the time of the token's earliest event.
-	FirstSeen time.Time `json:"first_seen"`
-}
-
-func (f *FastRecord) start() time.Time {
-	if !f.Minted.IsZero() {
-		return f.Minted
-	}
-	return f.FirstSeen
 }

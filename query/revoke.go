@@ -42,6 +42,8 @@ func (s *Service) Revoke(ctx context.Context, r RevokeRequest) (*RevokeReply, er
 	if r.Selector == "" || len(r.Selector) > MaxSelectorLen {
 		return nil, ErrNotFound
 	}
+	watch := s.cfg.Revokes.watch()
+	defer watch.close()
 	targets := s.cfg.Views.Resolve(r.User, r.Selector)
 	if len(targets) == 0 {
 		return nil, ErrNotFound
@@ -57,8 +59,10 @@ func (s *Service) Revoke(ctx context.Context, r RevokeRequest) (*RevokeReply, er
 
 	reply := &RevokeReply{Revoked: []string{}}
 	for i, t := range targets {
+		pending := watch.track(r.User, t)
 		seq, err := s.revokeOne(ctx, r.User, actor, fmt.Sprintf("%s-%d", requestID, i), t)
 		if err != nil {
+			watch.cancel(pending)
 			return nil, err
 		}
 		reply.Revoked = append(reply.Revoked, t.View.ID)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/clientele-xmpp/clientele/events"
@@ -42,6 +43,10 @@ type Views interface {
 	Clients(user string) ([]projector.ClientView, uint64)
 	Resolve(user, selector string) []projector.Target
 	WaitApplied(ctx context.Context, seq uint64) error
+	// Accounts, ClientsOf and Snapshot serve the admin endpoints.
+	Accounts() []string
+	ClientsOf(users []string, now time.Time) ([][]projector.ClientView, uint64, projector.ViewOptions)
+	Snapshot(ctx context.Context) error
 }
 
 // Config sets up a Service. NC, Views and Publisher are required.
@@ -51,6 +56,9 @@ type Config struct {
 	Publisher *events.Publisher
 	Logger    *slog.Logger
 	Metrics   *Metrics
+	// Revokes tracks each revoke until the nodes confirm it. When nil, no
+	// revoke is tracked.
+	Revokes *RevokeTracker
 	// Node is the node id written on the events the service appends; empty
 	// means "clientele".
 	Node string
@@ -60,6 +68,19 @@ type Config struct {
 	Timeout time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// JS reads and purges the streams for history, past views and erasure;
+	// nil means a JetStream context on NC.
+	JS jetstream.JetStream
+	// HeartbeatTimeout is the projector's heartbeat timeout, which views at
+	// past times apply as well; 0 means two minutes and a negative value
+	// disables it.
+	HeartbeatTimeout time.Duration
+	// IPMaxAge is the age after which history and export leave out the IP
+	// address of an event; 0 leaves out every IP address.
+	IPMaxAge time.Duration
+	// ScanTimeout bounds the work for one request that reads the stream,
+	// such as history, a past view or forget; 0 means two minutes.
+	ScanTimeout time.Duration
 }
 
 // Service answers list and revoke requests on NATS.
@@ -67,6 +88,8 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 	svc micro.Service
+	// scans limits the requests that read the stream at the same time.
+	scans chan struct{}
 }
 
 // Start registers the service's endpoints and returns at once. Stop ends it.
@@ -86,7 +109,11 @@ func Start(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger}
+	cfg, err := cfg.withAuditDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger, scans: make(chan struct{}, maxConcurrentScans)}
 	svc, err := micro.AddService(cfg.NC, micro.Config{
 		Name:        "clientele",
 		Version:     cfg.Version,
@@ -106,6 +133,10 @@ func Start(cfg Config) (*Service, error) {
 	if err := g.AddEndpoint("revoke", micro.HandlerFunc(func(req micro.Request) { go s.handleRevoke(req) })); err != nil {
 		svc.Stop()
 		return nil, fmt.Errorf("query: add revoke endpoint: %w", err)
+	}
+	if err := s.addAuditEndpoints(svc); err != nil {
+		svc.Stop()
+		return nil, err
 	}
 	s.svc = svc
 	return s, nil

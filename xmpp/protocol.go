@@ -17,6 +17,13 @@ const (
 	NSCAM = "urn:xmpp:cam:0"
 )
 
+// NSLegacy is the namespace of <legacy/>, an extension element of clientele
+// in a <client/> of a list reply in either namespace. It marks a legacy
+// client: one without a SASL2 client id, tracked by its resource only,
+// which is not unique to one client and is visible to the user's contacts.
+// A client that does not know the namespace is expected to ignore it.
+const NSLegacy = "https://github.com/clientele-xmpp/clientele/ns/legacy"
+
 // Namespaces returns the namespaces of the client access protocol, for
 // server configuration such as Prosody's delegations table.
 func Namespaces() []string {
@@ -85,6 +92,9 @@ func clientElement(ns string, c *projector.ClientView) *element {
 			status = permissionUnrestricted
 		}
 		out.add(newElement(xml.Name{Local: "permission"}, "status", status))
+	}
+	if c.Legacy {
+		out.add(newElement(xml.Name{Space: NSLegacy, Local: "legacy"}))
 	}
 	return out
 }

@@ -17,6 +17,8 @@ func runClients(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet("clients", env.stderr)
 	natsCfg := natsFlags(fs, env)
 	asJSON := fs.Bool("json", false, "print the list as JSON")
+	at := newTimeFlag("at")
+	fs.Var(at, "at", "list the clients as they stood at this `time`, from a replay of the stream: "+timeArgForms)
 	pos, err := parseArgs(fs, env, args, 1, 1)
 	if err != nil {
 		return err
@@ -26,6 +28,9 @@ func runClients(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer nc.Close()
+	if at.set {
+		return clientsAt(ctx, env, query.NewClient(nc), pos[0], at.t, *asJSON)
+	}
 
 	reply, err := query.NewClient(nc).List(ctx, query.ListRequest{User: pos[0]})
 	if err != nil {
@@ -37,10 +42,29 @@ func runClients(ctx context.Context, env *environment, args []string) error {
 	return writeClientTable(env.stdout, reply.User, reply.Clients)
 }
 
-// clientsJSON is the --json form of the clients command.
+// clientsJSON is the --json form of the clients command. At is set with
+// --at.
 type clientsJSON struct {
 	User    string                 `json:"user"`
+	At      *time.Time             `json:"at,omitempty"`
 	Clients []projector.ClientView `json:"clients"`
+}
+
+// clientsAt prints the clients of user at time at.
+func clientsAt(ctx context.Context, env *environment, c *query.Client, user string, at time.Time, asJSON bool) error {
+	reply, err := c.ClientsAt(ctx, query.ClientsAtRequest{User: user, At: at})
+	if err != nil {
+		return fmt.Errorf("clients of %s at %s: %w", user, formatTime(at), err)
+	}
+	warnRetention(env.stderr, reply.Replay)
+	if asJSON {
+		return writeJSON(env.stdout, clientsJSON{User: reply.User, At: &reply.At, Clients: reply.Clients})
+	}
+	if err := writeClientTable(env.stdout, reply.User, reply.Clients); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(env.stdout, "as they stood at %s (replayed from %d stream messages)\n", reply.At.UTC().Format(time.RFC3339Nano), reply.Replay.Read)
+	return err
 }
 
 func writeJSON(w io.Writer, v any) error {

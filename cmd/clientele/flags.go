@@ -44,6 +44,12 @@ func parseArgs(fs *flag.FlagSet, env *environment, args []string, minArgs, maxAr
 	}
 	var positional []string
 	for {
+		if len(args) > 0 && startsNegativeNumber(args[0]) {
+			// No flag name starts with a digit, so "-2h" is a value.
+			positional = append(positional, args[0])
+			args = args[1:]
+			continue
+		}
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
@@ -54,7 +60,7 @@ func parseArgs(fs *flag.FlagSet, env *environment, args []string, minArgs, maxAr
 		if len(args) == 0 {
 			break
 		}
-		if args[0] == "-" || !strings.HasPrefix(args[0], "-") {
+		if args[0] == "-" || !strings.HasPrefix(args[0], "-") || startsNegativeNumber(args[0]) {
 			positional = append(positional, args[0])
 			args = args[1:]
 			continue
@@ -69,4 +75,10 @@ func parseArgs(fs *flag.FlagSet, env *environment, args []string, minArgs, maxAr
 		return nil, errUsage
 	}
 	return positional, nil
+}
+
+// startsNegativeNumber reports whether arg is a minus sign followed by a
+// digit, such as the relative time -2h.
+func startsNegativeNumber(arg string) bool {
+	return len(arg) > 1 && arg[0] == '-' && arg[1] >= '0' && arg[1] <= '9'
 }

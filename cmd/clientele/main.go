@@ -50,9 +50,17 @@ func init() {
 	commands = []command{
 		{"serve", "[flags]", "run the projector, query service and XMPP component, with an embedded NATS server unless --nats-url is set", runServe},
 		{"publish", "[flags] [FILE|-]", "validate newline-delimited JSON events and publish the valid ones", runPublish},
-		{"clients", "[flags] USER", "list the clients of an account", runClients},
-		{"revoke", "[flags] USER ID", "revoke a client of an account by listing id or software/NAME[/VERSION]", runRevoke},
+		{"clients", "[flags] USER", "list the clients of an account, now or with --at as they stood at a past time", runClients},
+		{"revoke", "[flags] USER ID | USER --all-except ID | --software NAME[/VERSION] --all-accounts", "revoke a client of an account by listing id or software/NAME[/VERSION], every client but one, or a software in every account", runRevoke},
+		{"history", "[flags] USER", "print the stored events of an account as a timeline", runHistory},
+		{"diff", "[flags] USER T1 T2", "list the clients of an account that gained, changed or lost access between two times", runDiff},
+		{"accounts", "--software NAME[/VERSION] [flags]", "list the accounts that have a client of a software", runAccounts},
+		{"rebuild", "--verify [flags]", "replay the whole stream into a fresh view and compare it with the live service's view", runRebuild},
+		{"forget", "--yes [flags] USER", "erase an account: purge its events and commands, drop it from every view and snapshot, keep a tombstone", runForget},
+		{"export", "[flags] USER", "write the current clients and stored events of an account as JSON", runExport},
+		{"settings", "[flags] [get NAME | set NAME VALUE]", "show or change the cluster-wide settings, such as enforce_client_ids", runSettings},
 		{"simulate", "[flags]", "publish realistic traffic of several XMPP nodes and carry out their revoke commands", runSimulate},
+		{"bench", "[flags]", "measure clientele against bare NATS baselines on an embedded server and print the ratios with their targets", runBench},
 		{"version", "", "print the version", runVersion},
 	}
 }

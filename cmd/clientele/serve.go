@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/clientele-xmpp/clientele/events"
 	"github.com/clientele-xmpp/clientele/ops"
@@ -24,6 +23,8 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	cfg := ops.DefaultConfig()
 	cfg.RegisterFlags(fs)
 	xcfg := registerXMPPFlags(fs)
+	icfg := registerIngestFlags(fs)
+	rcfg := registerRetentionFlags(fs)
 	if _, err := parseArgs(fs, env, args, 0, 0); err != nil {
 		return err
 	}
@@ -37,7 +38,13 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if err := xcfg.validate(); err != nil {
 		return err
 	}
-	return serve(ctx, cfg, xcfg, logger)
+	if err := icfg.validate(); err != nil {
+		return err
+	}
+	if err := rcfg.validate(); err != nil {
+		return err
+	}
+	return serve(ctx, cfg, xcfg, icfg, rcfg, logger)
 }
 
 // service holds the parts of a running serve, for an ordered shutdown.
@@ -51,14 +58,16 @@ type service struct {
 	metrics  *query.Metrics
 }
 
-func serve(ctx context.Context, cfg ops.Config, xcfg *xmppFlags, logger *slog.Logger) error {
-	s := &service{registry: prometheus.NewRegistry()}
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+func serve(ctx context.Context, cfg ops.Config, xcfg *xmppFlags, icfg *ingestFlags, rcfg *retentionFlags, logger *slog.Logger) error {
+	s := &service{}
+	sm := newServeMetrics(s.ready)
+	s.registry, s.metrics = sm.registry, sm.query
 	defer s.close(logger)
 
 	if err := s.connect(ctx, cfg, logger); err != nil {
 		return err
 	}
+	sm.nats.Watch(s.nc)
 	opts := events.StreamOptions{Replicas: cfg.Replicas, MaxAge: cfg.MaxAge}
 	if err := events.EnsureStreams(ctx, s.js, opts); err != nil {
 		return err
@@ -66,17 +75,26 @@ func serve(ctx context.Context, cfg ops.Config, xcfg *xmppFlags, logger *slog.Lo
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The node interface starts before the projector, so that a bad token
+	// file ends serve before anything else runs.
+	ingestDone, err := startNodeInterface(runCtx, icfg, s, cfg.Replicas, logger.With("component", "ingest"))
+	if err != nil {
+		return err
+	}
+
+	revokes := query.NewRevokeTracker(query.RevokeTrackerConfig{Metrics: sm.query})
 	s.runner = projector.NewRunner(projector.Config{
-		JS: s.js, Logger: logger.With("component", "projector"), Metrics: projector.NewMetrics(s.registry),
+		JS: s.js, Logger: logger.With("component", "projector"), Metrics: sm.projector,
 		SnapshotInterval: cfg.SnapshotInterval, HeartbeatTimeout: cfg.HeartbeatTimeout, Replicas: cfg.Replicas,
+		OnApply: revokes.Applied,
 	})
 	runnerDone := make(chan error, 1)
 	go func() { runnerDone <- s.runner.Run(runCtx) }()
 
-	s.metrics = query.NewMetrics(s.registry)
 	svc, err := query.Start(query.Config{
 		NC: s.nc, Views: s.runner, Publisher: events.NewPublisher(s.js, events.PublisherOptions{}),
-		Logger: logger.With("component", "query"), Metrics: s.metrics, Version: buildVersion(),
+		Logger: logger.With("component", "query"), Metrics: s.metrics, Revokes: revokes, Version: buildVersion(),
+		JS: s.js, HeartbeatTimeout: cfg.HeartbeatTimeout, IPMaxAge: rcfg.IPMaxAge,
 	})
 	if err != nil {
 		return err
@@ -93,12 +111,12 @@ func serve(ctx context.Context, cfg ops.Config, xcfg *xmppFlags, logger *slog.Lo
 	}
 
 	logger.Info("clientele serving", "version", buildVersion(), "nats", s.nc.ConnectedUrl(), "http", cfg.HTTPListen, "xmpp", xcfg.Component)
-	return s.wait(ctx, cancel, runnerDone, httpDone, xmppDone, logger)
+	return s.wait(ctx, cancel, runnerDone, httpDone, xmppDone, ingestDone, logger)
 }
 
 // wait blocks until ctx ends or a part fails, then stops the query service
 // and waits for the projector's final snapshot.
-func (s *service) wait(ctx context.Context, cancel context.CancelFunc, runnerDone, httpDone, xmppDone chan error, logger *slog.Logger) error {
+func (s *service) wait(ctx context.Context, cancel context.CancelFunc, runnerDone, httpDone, xmppDone, ingestDone chan error, logger *slog.Logger) error {
 	var err error
 	select {
 	case <-ctx.Done():
@@ -112,6 +130,8 @@ func (s *service) wait(ctx context.Context, cancel context.CancelFunc, runnerDon
 		}
 	case err = <-xmppDone:
 		err = fmt.Errorf("xmpp component stopped: %w", err)
+	case err = <-ingestDone:
+		err = fmt.Errorf("node interface stopped: %w", err)
 	}
 	if s.query != nil {
 		s.query.Stop()

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -49,8 +47,10 @@ func runSimulate(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 
-	progress := newProgressPrinter(env.stderr, cfg.Events, *quiet)
-	stats, err := simulate.Run(ctx, js, cfg, progress.print)
+	progress := newProgressPrinter(env.stderr, "events", *quiet)
+	stats, err := simulate.Run(ctx, js, cfg, func(pr simulate.Progress) {
+		progress.print(progressReport{Done: int64(pr.Published), Total: int64(cfg.Events), Rate: pr.Rate, Elapsed: pr.Elapsed, Finished: pr.Finished})
+	})
 	progress.done()
 	if err != nil && !(cfg.Serve && errors.Is(err, context.Canceled)) {
 		return err
@@ -59,64 +59,3 @@ func runSimulate(ctx context.Context, env *environment, args []string) error {
 		stats.Published, cfg.Users, cfg.Nodes, stats.Elapsed.Round(time.Millisecond), stats.Heartbeats, stats.Commands)
 	return nil
 }
-
-// progressPrinter shows a run's progress: one rewritten line on a terminal,
-// or a plain line every few seconds otherwise.
-type progressPrinter struct {
-	w        io.Writer
-	total    int
-	terminal bool
-	quiet    bool
-	last     time.Time
-	printed  bool
-}
-
-func newProgressPrinter(w io.Writer, total int, quiet bool) *progressPrinter {
-	return &progressPrinter{w: w, total: total, terminal: isTerminal(w), quiet: quiet}
-}
-
-func (p *progressPrinter) print(pr simulate.Progress) {
-	if p.quiet {
-		return
-	}
-	every := 5 * time.Second
-	if p.terminal {
-		every = 200 * time.Millisecond
-	}
-	if !pr.Finished && time.Since(p.last) < every {
-		return
-	}
-	p.last = time.Now()
-	line := fmt.Sprintf("%d events", pr.Published)
-	if p.total > 0 {
-		line = fmt.Sprintf("%d/%d events (%.0f%%)", pr.Published, p.total, 100*float64(pr.Published)/float64(p.total))
-	}
-	line += fmt.Sprintf(", %.0f events/s, %s", pr.Rate, pr.Elapsed.Round(time.Second))
-	if p.total > 0 && pr.Rate > 0 && !pr.Finished {
-		eta := time.Duration(float64(p.total-pr.Published) / pr.Rate * float64(time.Second))
-		line += fmt.Sprintf(", ETA %s", eta.Round(time.Second))
-	}
-	if p.terminal {
-		fmt.Fprintf(p.w, "\r\033[K%s", line)
-		p.printed = true
-		return
-	}
-	fmt.Fprintln(p.w, line)
-}
-
-func (p *progressPrinter) done() {
-	if p.printed {
-		fmt.Fprintln(p.w)
-	}
-}
-
-// isTerminal reports whether w is a character device, such as a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	info, err := f.Stat()
-	return err == nil && info.Mode()&os.ModeCharDevice != 0
-}
-

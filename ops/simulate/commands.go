@@ -2,11 +2,14 @@ package simulate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
-	"github.com/clientele-xmpp/clientele/events"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/clientele-xmpp/clientele/events"
 )
 
 // commandAckWait is how long the server waits for the acknowledgement of a
@@ -45,7 +48,7 @@ func (s *subscription) stop() {
 func (r *runner) subscribe(ctx context.Context) (*subscription, error) {
 	sub := &subscription{done: make(chan struct{})}
 	for _, node := range r.gen.Nodes() {
-		cons, err := r.js.CreateOrUpdateConsumer(ctx, events.CommandStreamName, r.consumerConfig(node))
+		cons, err := r.createConsumer(ctx, node)
 		if err != nil {
 			sub.stop()
 			return nil, fmt.Errorf("simulate: create command consumer of %s on stream %s: %w", node, events.CommandStreamName, err)
@@ -61,6 +64,41 @@ func (r *runner) subscribe(ctx context.Context) (*subscription, error) {
 		sub.consumes = append(sub.consumes, cc)
 	}
 	return sub, nil
+}
+
+// consumerAttempts bounds the tries to create one command consumer. A
+// JetStream cluster that is electing leaders or creating the consumer's
+// replicas may reply after the request timed out, and a later try then
+// finds the consumer in place.
+const consumerAttempts = 8
+
+// createConsumer creates or updates the command consumer of node, trying
+// again with backoff after a timeout or while no server responds.
+func (r *runner) createConsumer(ctx context.Context, node string) (jetstream.Consumer, error) {
+	wait := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		cons, err := r.js.CreateOrUpdateConsumer(ctx, events.CommandStreamName, r.consumerConfig(node))
+		if err == nil || attempt == consumerAttempts || ctx.Err() != nil || !transient(err) {
+			return cons, err
+		}
+		r.cfg.Logger.Warn("creating the command consumer failed, trying again", "node", node, "attempt", attempt, "wait", wait, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 4*time.Second)
+	}
+}
+
+// transient reports whether a JetStream API request may succeed when tried
+// again: it timed out, found no responder, or met a leader change.
+func transient(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code >= 500
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders)
 }
 
 func (r *runner) deliver(node string, done <-chan struct{}) jetstream.MessageHandler {

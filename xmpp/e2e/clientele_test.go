@@ -79,8 +79,8 @@ func freeLoopbackAddr(t *testing.T) string {
 }
 
 // startClientele runs `clientele serve` with its own data directory and
-// ports, and the XMPP component connected to p.
-func startClientele(t *testing.T, p *Prosody) *serveProcess {
+// ports, the XMPP component connected to p, and the extra flags.
+func startClientele(t *testing.T, p *Prosody, extra ...string) *serveProcess {
 	t.Helper()
 	natsAddr, httpAddr := freeLoopbackAddr(t), freeLoopbackAddr(t)
 	s := &serveProcess{
@@ -90,6 +90,7 @@ func startClientele(t *testing.T, p *Prosody) *serveProcess {
 			"--xmpp-secret-file", p.ComponentSecretFile, "--xmpp-domain", p.Domain, "--log-level", "debug"},
 		log: &bytes.Buffer{},
 	}
+	s.args = append(s.args, extra...)
 	s.start()
 	t.Cleanup(func() {
 		s.stop()

@@ -31,6 +31,14 @@ type configValues struct {
 	ComponentJID    string
 	ComponentSecret string
 	Namespaces      []string
+	// PluginPaths are added to Prosody's plugin_paths.
+	PluginPaths []string
+	// Modules are loaded besides the harness's own list.
+	Modules []string
+	// Options are global option lines, such as `clientele_url = "…"`.
+	Options []string
+	// ClienteleURL is the clientele_url of mod_clientele, or empty.
+	ClienteleURL string
 }
 
 // renderConfig returns a Prosody 0.12 config that listens on 127.0.0.1 only,
@@ -55,11 +63,18 @@ func renderConfig(v configValues) string {
 	line(`component_interfaces = { "127.0.0.1" }`)
 	line("c2s_ports = { %d }", v.C2SPort)
 	line("component_ports = { %d }", v.ComponentPort)
-	line(`modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "delegation" }`)
+	if len(v.PluginPaths) > 0 {
+		line("plugin_paths = { %s }", luaList(v.PluginPaths))
+	}
+	modules := append([]string{"roster", "saslauth", "disco", "ping", "delegation"}, v.Modules...)
+	line("modules_enabled = { %s }", luaList(modules))
 	line(`modules_disabled = { "s2s" }`)
 	line(`authentication = "internal_plain"`)
 	line("c2s_require_encryption = false")
 	line("allow_unencrypted_plain_auth = true")
+	for _, option := range v.Options {
+		line("%s", option)
+	}
 	line("")
 
 	line("VirtualHost %s", luaString(v.Domain))
@@ -85,6 +100,15 @@ func renderConfig(v configValues) string {
 // paths, JIDs and hex secrets the harness writes.
 func luaString(s string) string {
 	return strconv.Quote(s)
+}
+
+// luaList returns the items as Lua string literals separated by "; ".
+func luaList(items []string) string {
+	quoted := make([]string, len(items))
+	for i, item := range items {
+		quoted[i] = luaString(item)
+	}
+	return strings.Join(quoted, "; ")
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.

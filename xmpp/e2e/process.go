@@ -66,6 +66,9 @@ func (p *Prosody) waitReady(proc *process, logOffset int64) error {
 	for _, ns := range p.values.Namespaces {
 		want = append(want, fmt.Sprintf("Namespace %s is delegated to %s", ns, p.ComponentJID))
 	}
+	if p.values.ClienteleURL != "" {
+		want = append(want, fmt.Sprintf("Reporting to %s as node %s", p.values.ClienteleURL, p.NodeID))
+	}
 
 	deadline := time.Now().Add(readyTimeout)
 	for {
@@ -75,6 +78,9 @@ func (p *Prosody) waitReady(proc *process, logOffset int64) error {
 		}
 		if line := findLine(log, "Unable to load module"); line != "" {
 			return fmt.Errorf("%w: %s (install with: %s)", ErrProsodyNotReady, line, InstallHint)
+		}
+		if line := findLine(log, "Error initializing module"); line != "" {
+			return fmt.Errorf("%w: %s", ErrProsodyNotReady, line)
 		}
 		if missing := missingLines(log, want); len(missing) == 0 {
 			break
@@ -135,6 +141,22 @@ func (p *Prosody) stop() error {
 	}
 	<-proc.done
 	return fmt.Errorf("e2e: prosody still running %v after SIGTERM, killed", stopTimeout)
+}
+
+// kill sends SIGKILL to the running process and waits for it to exit.
+func (p *Prosody) kill() error {
+	p.mu.Lock()
+	proc := p.proc
+	p.proc = nil
+	p.mu.Unlock()
+	if proc == nil {
+		return errors.New("e2e: prosody kill: not running")
+	}
+	if err := proc.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("e2e: kill prosody: %w", err)
+	}
+	<-proc.done
+	return nil
 }
 
 // Log returns Prosody's debug log of every start so far.

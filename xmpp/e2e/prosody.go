@@ -6,6 +6,8 @@
 // connects clientele as the external component at Prosody.ComponentAddr with
 // Prosody.ComponentJID and Prosody.ComponentSecret, and runs client actions
 // with RunClient or, for clients that must stay connected, StartClient.
+// With Options.Clientele, Prosody also loads mod_clientele from
+// contrib/prosody, which reports to a clientele serve over HTTP.
 //
 // Prosody, mod_delegation (Debian's prosody-modules) and slixmpp for
 // /usr/bin/python3 must be installed. When one is missing the tests fail with
@@ -49,6 +51,13 @@ type Options struct {
 	// Namespaces are delegated to the component; NSManageClients and NSCAM
 	// when empty.
 	Namespaces []string
+
+	// Modules are loaded besides the harness's own (roster, saslauth,
+	// disco, ping and delegation), such as "smacks" or "sasl2".
+	Modules []string
+
+	// Clientele loads mod_clientele; nil loads no mod_clientele.
+	Clientele *ClienteleModule
 }
 
 func (o Options) withDefaults() Options {
@@ -91,6 +100,8 @@ type Prosody struct {
 	ConfigFile string
 	// LogFile is Prosody's debug log; every start appends to it.
 	LogFile string
+	// NodeID is the clientele_node_id of mod_clientele; empty without it.
+	NodeID string
 
 	t         testing.TB
 	values    configValues
@@ -139,6 +150,14 @@ func StartProsody(t testing.TB, opts Options) *Prosody {
 		ComponentJID:    opts.ComponentJID,
 		ComponentSecret: p.ComponentSecret,
 		Namespaces:      opts.Namespaces,
+		Modules:         opts.Modules,
+	}
+	if m := opts.Clientele; m != nil {
+		p.NodeID = m.nodeID()
+		p.values.PluginPaths = []string{ModuleDir()}
+		p.values.Modules = append(p.values.Modules, "clientele")
+		p.values.Options = m.options()
+		p.values.ClienteleURL = m.URL
 	}
 
 	// An empty certs folder beside the config silences Prosody's warning
@@ -257,6 +276,16 @@ func (p *Prosody) Start() {
 func (p *Prosody) Stop() {
 	p.t.Helper()
 	if err := p.stop(); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// Kill ends Prosody with SIGKILL, as a crash would, and waits for it to
+// exit. Nothing of Prosody's shutdown runs: clients see their connections
+// drop without a stream error.
+func (p *Prosody) Kill() {
+	p.t.Helper()
+	if err := p.kill(); err != nil {
 		p.t.Fatal(err)
 	}
 }
