@@ -211,13 +211,19 @@ func rejectReason(err error) string {
 func (r *Runner) advance(seq uint64, stored time.Time) {
 	r.mu.Lock()
 	r.applied = seq
-	if r.waiters.Load() > 0 {
-		close(r.advanced)
-		r.advanced = make(chan struct{})
-	}
+	r.wakeLocked()
 	r.mu.Unlock()
 	if m := r.cfg.Metrics; m != nil {
 		m.progress.processed(seq, stored)
+	}
+}
+
+// wakeLocked wakes the callers of WaitApplied after applied changed. The
+// caller holds r.mu.
+func (r *Runner) wakeLocked() {
+	if r.waiters.Load() > 0 {
+		close(r.advanced)
+		r.advanced = make(chan struct{})
 	}
 }
 

@@ -2,6 +2,7 @@ package projector_test
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -269,6 +270,35 @@ func TestReadyAfterCatchUp(t *testing.T) {
 	}
 	cancel()
 	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWaitAppliedWokenByRestore(t *testing.T) {
+	p := newPipeline(t)
+	seq := p.publishAll(t, history(5, 3, 40))
+	first, stop := startRunner(t, p.js, "snap-wake", nil)
+	waitApplied(t, first, seq)
+	stop()
+
+	// No event arrives after the restore, so only the restore itself can
+	// wake the waiter.
+	r := projector.NewRunner(projector.Config{JS: p.js, SnapshotBucket: "snap-wake", SnapshotInterval: -1, Now: fixedNow})
+	waited := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		waited <- r.WaitApplied(ctx, seq)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	if err := <-waited; err != nil {
+		t.Errorf("WaitApplied after a restore to sequence %d: %v", seq, err)
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
 }

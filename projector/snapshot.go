@@ -92,6 +92,7 @@ func (r *Runner) restore(ctx context.Context, store jetstream.ObjectStore) {
 	}
 	r.mu.Lock()
 	r.state, r.applied = state, seq
+	r.wakeLocked()
 	r.mu.Unlock()
 	if m := r.cfg.Metrics; m != nil {
 		m.snapshotTaken(len(data), seq)

@@ -32,7 +32,7 @@ func runClients(ctx context.Context, env *environment, args []string) error {
 		return clientsAt(ctx, env, query.NewClient(nc), pos[0], at.t, *asJSON)
 	}
 
-	reply, err := query.NewClient(nc).List(ctx, query.ListRequest{User: pos[0]})
+	reply, err := query.NewClient(nc).List(ctx, query.ListRequest{User: pos[0], MinSeq: streamLastSeq(ctx, nc)})
 	if err != nil {
 		return err
 	}

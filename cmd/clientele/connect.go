@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/clientele-xmpp/clientele/events"
 	"github.com/clientele-xmpp/clientele/ops"
 )
 
@@ -28,4 +30,27 @@ func connectClient(ctx context.Context, env *environment, cfg *ops.NATSConfig) (
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return ops.Connect(ctx, *cfg, logger)
+}
+
+// streamLastSeq returns the event stream's last sequence, so that a list
+// waits until the view has applied every event stored before it, such as
+// those of a `simulate` or `publish` that just finished. It returns 0, and
+// the list does not wait, when the stream cannot be read, as with NATS
+// permissions that do not allow it.
+func streamLastSeq(ctx context.Context, nc *nats.Conn) uint64 {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	stream, err := js.Stream(ctx, events.StreamName)
+	if err != nil {
+		return 0
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return 0
+	}
+	return info.State.LastSeq
 }

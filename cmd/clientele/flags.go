@@ -38,7 +38,7 @@ func upperFirst(s string) string {
 // returns the positional ones. It checks their count against min and max
 // (max < 0 means any number).
 func parseArgs(fs *flag.FlagSet, env *environment, args []string, minArgs, maxArgs int) ([]string, error) {
-	if err := ops.ApplyEnv(fs, env.lookupEnv); err != nil {
+	if err := applyEnv(fs, env); err != nil {
 		fmt.Fprintln(fs.Output(), err)
 		return nil, errUsage
 	}
@@ -81,4 +81,22 @@ func parseArgs(fs *flag.FlagSet, env *environment, args []string, minArgs, maxAr
 // digit, such as the relative time -2h.
 func startsNegativeNumber(arg string) bool {
 	return len(arg) > 1 && arg[0] == '-' && arg[1] >= '0' && arg[1] <= '9'
+}
+
+// commandLineOnly lists flags that confirm an irreversible action, such as
+// forget --yes: a variable left in the environment must not confirm it.
+var commandLineOnly = []string{"yes"}
+
+// applyEnv sets the flags of fs from their CLIENTELE_* variables, except
+// those in commandLineOnly.
+func applyEnv(fs *flag.FlagSet, env *environment) error {
+	lookup := func(name string) (string, bool) {
+		for _, f := range commandLineOnly {
+			if name == ops.EnvName(f) {
+				return "", false
+			}
+		}
+		return env.lookupEnv(name)
+	}
+	return ops.ApplyEnv(fs, lookup)
 }

@@ -62,3 +62,10 @@ func TestWrongArgumentCount(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+func TestForgetIgnoresYesVariable(t *testing.T) {
+	code, _, stderr := runCLI(t, "", map[string]string{"CLIENTELE_YES": "true", "CLIENTELE_NATS_URL": "nats://127.0.0.1:1"}, "forget", "alice@example.test")
+	if code != exitUsage || !strings.Contains(stderr, "run it again with --yes") {
+		t.Errorf("forget with CLIENTELE_YES set: exit %d, stderr %q; want the confirmation request", code, stderr)
+	}
+}
