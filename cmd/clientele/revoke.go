@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/clientele-xmpp/clientele/query"
@@ -41,6 +42,9 @@ func runRevoke(ctx context.Context, env *environment, args []string) error {
 		return revokeOthers(ctx, env, c, pos[0], modes.allExcept, *actor, *asJSON)
 	}
 	reply, err := c.Revoke(ctx, query.RevokeRequest{User: pos[0], Selector: selector, Actor: *actor})
+	if errors.Is(err, query.ErrNotFound) {
+		return fmt.Errorf("revoke %s of %s: no such client: list the ids with `clientele clients %s`", selector, pos[0], pos[0])
+	}
 	if err != nil {
 		return fmt.Errorf("revoke %s of %s: %w", selector, pos[0], err)
 	}
