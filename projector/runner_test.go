@@ -2,8 +2,8 @@ package projector_test
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -149,6 +149,13 @@ func TestRestartFromSnapshotEqualsReplay(t *testing.T) {
 	}
 	if _, snapSeq, err := projector.DecodeSnapshot(data); err != nil || snapSeq != seq {
 		t.Fatalf("snapshot seq = %d, err %v; want seq %d", snapSeq, err, seq)
+	}
+	info, err := store.GetInfo(context.Background(), "state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if maxChunks := uint32(info.Size/(64<<10)) + 1; info.Chunks > maxChunks {
+		t.Errorf("snapshot of %d bytes stored in %d chunks, want at most %d", info.Size, info.Chunks, maxChunks)
 	}
 
 	seq = p.publishAll(t, history(2, users, 200))

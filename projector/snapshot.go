@@ -1,6 +1,7 @@
 package projector
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -124,7 +125,10 @@ func (r *Runner) discardSnapshotAhead(lastSeq uint64) {
 func (r *Runner) writeSnapshot(ctx context.Context, store jetstream.ObjectStore) error {
 	start := time.Now()
 	pr, pw := io.Pipe()
-	counter := &countingWriter{w: pw}
+	// The object store stores each read from the pipe as one chunk
+	// message, so writes are gathered into chunks of 128 KiB.
+	buffered := bufio.NewWriterSize(pw, 128<<10)
+	counter := &countingWriter{w: buffered}
 	encoded := make(chan error, 1)
 
 	r.mu.RLock()
@@ -133,6 +137,9 @@ func (r *Runner) writeSnapshot(ctx context.Context, store jetstream.ObjectStore)
 
 	go func() {
 		err := r.encodeSnapshot(counter, state, seq)
+		if err == nil {
+			err = buffered.Flush()
+		}
 		pw.CloseWithError(err)
 		encoded <- err
 	}()
@@ -154,6 +161,7 @@ func (r *Runner) writeSnapshot(ctx context.Context, store jetstream.ObjectStore)
 		m.snapshotTaken(int(counter.n), seq)
 	}
 	r.log.Info("snapshot stored", "seq", seq, "bytes", counter.n, "duration", time.Since(start))
+	r.purgeOrphanedChunks(ctx, store)
 	return nil
 }
 

@@ -293,7 +293,8 @@ func simulatedCount(t *testing.T, sim *process) int {
 
 // compareReplicas lists every user through connections to each server of
 // the cluster, which the queue group spreads over both replicas, until both
-// replicas replied for that user, and compares each reply with the replay. The /metrics counters of the replicas tell which one answered.
+// replicas replied for that user, and compares each reply with the replay.
+// The /metrics counters of the replicas tell which one replied.
 func compareReplicas(t *testing.T, ctx context.Context, c *cluster, replicas []*serveProcess, m *mirror, users []string) int {
 	t.Helper()
 	var clients []*query.Client
