@@ -27,6 +27,15 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the clientele binary that the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // clienteleBinary builds cmd/clientele once per test run.
 func clienteleBinary(t *testing.T) string {
 	t.Helper()
