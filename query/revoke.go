@@ -14,6 +14,23 @@ import (
 // MaxSelectorLen is the longest client id or software selector accepted.
 const MaxSelectorLen = 1024
 
+// startRevoke runs handleRevoke on its own goroutine, because a revoke waits
+// for acknowledgements and one slow revoke must not hold up the others. At
+// most MaxConcurrentRevokes run at once; a revoke beyond them is answered
+// with ErrUnavailable at once, so a burst cannot grow without bound.
+func (s *Service) startRevoke(req micro.Request) {
+	select {
+	case s.revokeSlots <- struct{}{}:
+	default:
+		s.fail(req, "revoke", time.Now(), fmt.Errorf("%w: %d revokes in progress; retry shortly", ErrUnavailable, cap(s.revokeSlots)))
+		return
+	}
+	go func() {
+		defer func() { <-s.revokeSlots }()
+		s.handleRevoke(req)
+	}()
+}
+
 func (s *Service) handleRevoke(req micro.Request) {
 	start := time.Now()
 	var r RevokeRequest

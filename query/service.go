@@ -66,6 +66,9 @@ type Config struct {
 	Version string
 	// Timeout bounds the work for one request; 0 means five seconds.
 	Timeout time.Duration
+	// MaxConcurrentRevokes bounds the revokes in progress at once; a revoke
+	// beyond it is answered at once with ErrUnavailable. 0 means 256.
+	MaxConcurrentRevokes int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// JS reads and purges the streams for history, past views and erasure;
@@ -90,6 +93,8 @@ type Service struct {
 	svc micro.Service
 	// scans limits the requests that read the stream at the same time.
 	scans chan struct{}
+	// revokeSlots limits the revokes in progress at the same time.
+	revokeSlots chan struct{}
 }
 
 // Start registers the service's endpoints and returns at once. Stop ends it.
@@ -103,6 +108,9 @@ func Start(cfg Config) (*Service, error) {
 	if cfg.Version == "" {
 		cfg.Version = "0.0.0"
 	}
+	if cfg.MaxConcurrentRevokes <= 0 {
+		cfg.MaxConcurrentRevokes = 256
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
@@ -113,7 +121,8 @@ func Start(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, scans: make(chan struct{}, maxConcurrentScans)}
+	s := &Service{cfg: cfg, log: cfg.Logger, scans: make(chan struct{}, maxConcurrentScans),
+		revokeSlots: make(chan struct{}, cfg.MaxConcurrentRevokes)}
 	svc, err := micro.AddService(cfg.NC, micro.Config{
 		Name:        "clientele",
 		Version:     cfg.Version,
@@ -128,9 +137,7 @@ func Start(cfg Config) (*Service, error) {
 		svc.Stop()
 		return nil, fmt.Errorf("query: add list endpoint: %w", err)
 	}
-	// Revokes wait for acknowledgements, so each runs on its own goroutine
-	// to keep one slow revoke from holding up the others.
-	if err := g.AddEndpoint("revoke", micro.HandlerFunc(func(req micro.Request) { go s.handleRevoke(req) })); err != nil {
+	if err := g.AddEndpoint("revoke", micro.HandlerFunc(s.startRevoke)); err != nil {
 		svc.Stop()
 		return nil, fmt.Errorf("query: add revoke endpoint: %w", err)
 	}

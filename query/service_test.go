@@ -250,3 +250,51 @@ func TestListBadUser(t *testing.T) {
 		t.Fatalf("error = %v, want ErrBadRequest", err)
 	}
 }
+
+func TestRevokesBeyondLimitRejected(t *testing.T) {
+	nc, js := natstest.Start(t).Connect(t)
+	ctx := context.Background()
+	if err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pub := events.NewPublisher(js, events.PublisherOptions{})
+	runner := projector.NewRunner(projector.Config{JS: js, SnapshotInterval: -1})
+	rctx, stopRunner := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- runner.Run(rctx) }()
+	f := &fixture{js: js, pub: pub, runner: runner}
+	aliceAndBob(t, f)
+
+	// With the projector stopped, a revoke is stored but waits for its
+	// sequence to be applied until its timeout, so it holds its slot.
+	stopRunner()
+	<-done
+	svc, err := query.Start(query.Config{NC: nc, Views: runner, Publisher: pub, Logger: slog.New(slog.DiscardHandler),
+		MaxConcurrentRevokes: 1, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Stop() })
+	client := query.NewClient(nc)
+	clients, _ := runner.Clients("alice@example.test")
+	if len(clients) < 2 {
+		t.Fatalf("alice has %d clients, want at least 2", len(clients))
+	}
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := client.Revoke(ctx, query.RevokeRequest{User: "alice@example.test", Selector: clients[0].ID})
+		first <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	_, err = client.Revoke(ctx, query.RevokeRequest{User: "alice@example.test", Selector: clients[1].ID})
+	if !errors.Is(err, query.ErrUnavailable) {
+		t.Errorf("second revoke while the first holds the only slot: %v, want ErrUnavailable", err)
+	}
+	if err := <-first; err != nil {
+		t.Errorf("first revoke: %v", err)
+	}
+	if _, err := client.Revoke(ctx, query.RevokeRequest{User: "alice@example.test", Selector: clients[1].ID}); err != nil {
+		t.Errorf("revoke after the slot was freed: %v", err)
+	}
+}
