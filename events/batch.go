@@ -23,7 +23,7 @@ type Result struct {
 
 // PublishBatch publishes events asynchronously, at most MaxPending at a time,
 // and blocks until every one was acknowledged, rejected by validation or
-// failed after its retries. A window of publishes gives up on the events
+// failed after its retries. A round of publishes gives up on the events
 // still unacknowledged once no acknowledgement arrived for AckTimeout, and
 // rounds of retries are apart by the backoff, so an unreachable NATS ends
 // the call with errors instead of blocking it. Results are in the order of
@@ -64,50 +64,96 @@ func (p *Publisher) PublishBatch(ctx context.Context, evs []*Event) ([]Result, e
 	return results, nil
 }
 
-// publishRound publishes the messages at the indexes in pending, in windows
-// of MaxPending, and returns the indexes whose publish failed and may be
-// retried.
+// publishRound publishes the messages at the indexes in pending with at
+// most MaxPending awaiting acknowledgement: each new publish waits only for
+// the oldest one outstanding, so the connection never idles between
+// windows. It returns the indexes whose publish failed and may be retried.
+// Once no acknowledgement arrived for AckTimeout, it publishes nothing more
+// in this round and returns the rest for a retry.
 func (p *Publisher) publishRound(ctx context.Context, msgs []*nats.Msg, pending []int, results []Result) ([]int, error) {
-	var retry []int
-	for start := 0; start < len(pending); start += p.opts.MaxPending {
-		window := pending[start:min(start+p.opts.MaxPending, len(pending))]
-		futures := make([]jetstream.PubAckFuture, len(window))
-		acks := newAckWaiter(p.opts.AckTimeout)
-		for k, i := range window {
-			f, err := p.js.PublishMsgAsync(msgs[i])
-			if err != nil {
-				results[i].Err = fmt.Errorf("%w: %s: %v", ErrPublish, msgs[i].Header.Get(jetstream.MsgIDHeader), err)
-				retry = append(retry, i)
-				continue
-			}
-			futures[k] = f
-		}
-		for k, i := range window {
-			if futures[k] == nil {
-				continue
-			}
-			ack, err := acks.wait(ctx, futures[k])
-			switch {
-			case err == nil:
-				results[i] = Result{Seq: ack.Sequence, Duplicate: ack.Duplicate}
-			case ctx.Err() != nil:
-				acks.stop()
-				for _, j := range pending[start:] {
-					if results[j].Seq == 0 && results[j].Err == nil {
-						results[j].Err = ctx.Err()
-					}
-				}
-				return nil, ctx.Err()
-			default:
-				results[i].Err = fmt.Errorf("%w: %s: %v", ErrPublish, msgs[i].Header.Get(jetstream.MsgIDHeader), err)
-				if retryable(err) {
-					retry = append(retry, i)
-				}
+	r := &round{p: p, msgs: msgs, results: results, acks: newAckWaiter(p.opts.AckTimeout)}
+	defer r.acks.stop()
+	for n, i := range pending {
+		if len(r.inflight) >= p.opts.MaxPending {
+			if err := r.settle(ctx); err != nil {
+				r.abort(pending[n:], err)
+				return nil, err
 			}
 		}
-		acks.stop()
+		if r.acks.expired {
+			for _, j := range pending[n:] {
+				r.fail(j, fmt.Errorf("%w after %s", errNoAck, p.opts.AckTimeout), true)
+			}
+			break
+		}
+		f, err := p.js.PublishMsgAsync(msgs[i])
+		if err != nil {
+			r.fail(i, err, true)
+			continue
+		}
+		r.inflight = append(r.inflight, inflight{index: i, future: f})
 	}
-	return retry, nil
+	for len(r.inflight) > 0 {
+		if err := r.settle(ctx); err != nil {
+			r.abort(nil, err)
+			return nil, err
+		}
+	}
+	return r.retry, nil
+}
+
+// inflight is one asynchronous publish awaiting its acknowledgement.
+type inflight struct {
+	index  int
+	future jetstream.PubAckFuture
+}
+
+// round is the state of one publishRound.
+type round struct {
+	p        *Publisher
+	msgs     []*nats.Msg
+	results  []Result
+	acks     *ackWaiter
+	inflight []inflight
+	retry    []int
+}
+
+// settle waits for the oldest outstanding publish and records its outcome.
+// It returns only ctx's error.
+func (r *round) settle(ctx context.Context) error {
+	in := r.inflight[0]
+	r.inflight = r.inflight[1:]
+	ack, err := r.acks.wait(ctx, in.future)
+	switch {
+	case err == nil:
+		r.results[in.index] = Result{Seq: ack.Sequence, Duplicate: ack.Duplicate}
+	case ctx.Err() != nil:
+		r.inflight = append([]inflight{in}, r.inflight...)
+		return ctx.Err()
+	default:
+		r.fail(in.index, err, retryable(err))
+	}
+	return nil
+}
+
+func (r *round) fail(i int, err error, retry bool) {
+	r.results[i].Err = fmt.Errorf("%w: %s: %v", ErrPublish, r.msgs[i].Header.Get(jetstream.MsgIDHeader), err)
+	if retry {
+		r.retry = append(r.retry, i)
+	}
+}
+
+// abort records err for the outstanding publishes and for the indexes in
+// unsent, whose outcome is unknown once ctx ended.
+func (r *round) abort(unsent []int, err error) {
+	for _, in := range r.inflight {
+		r.results[in.index].Err = err
+	}
+	for _, i := range unsent {
+		if r.results[i].Seq == 0 && r.results[i].Err == nil {
+			r.results[i].Err = err
+		}
+	}
 }
 
 // errNoAck reports an asynchronous publish whose acknowledgement did not
