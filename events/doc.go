@@ -1,7 +1,7 @@
-// Package events defines the auth and session events that XMPP nodes publish,
-// their JSON wire form and validation, the NATS subject names and JetStream
-// stream definitions they travel on, the revoke commands sent back to nodes,
-// and the Publisher that nodes use to append events.
+// Package events defines the auth and session events that XMPP nodes
+// publish, with their JSON wire form and validation. It also defines the
+// NATS subjects and JetStream streams they travel on, the revoke commands
+// sent back to nodes, and the Publisher that nodes use to append events.
 //
 // # Wire form
 //

@@ -58,7 +58,7 @@ func (c *Client) call(ctx context.Context, subject string, req, reply any) error
 	msg, err := c.nc.RequestWithContext(ctx, subject, data)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return fmt.Errorf("%w: no clientele service answers on %s; start `clientele serve`", ErrUnavailable, subject)
+		return fmt.Errorf("%w: no clientele service responds on %s; start `clientele serve`", ErrUnavailable, subject)
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
 		return fmt.Errorf("%w: %s", ErrTimeout, subject)
 	case err != nil:

@@ -16,8 +16,8 @@ const MaxSelectorLen = 1024
 
 // startRevoke runs handleRevoke on its own goroutine, because a revoke waits
 // for acknowledgements and one slow revoke must not hold up the others. At
-// most MaxConcurrentRevokes run at once; a revoke beyond them is answered
-// with ErrUnavailable at once, so a burst cannot grow without bound.
+// most MaxConcurrentRevokes run at once. A revoke beyond them gets an
+// ErrUnavailable reply at once, so a burst cannot grow without bound.
 func (s *Service) startRevoke(req micro.Request) {
 	select {
 	case s.revokeSlots <- struct{}{}:
@@ -49,12 +49,13 @@ func (s *Service) handleRevoke(req micro.Request) {
 	s.respond(req, "revoke", start, reply)
 }
 
-// Revoke carries out r: it checks the selector against the current view of
-// r.User, appends a client.revoked event and publishes a revoke command for
-// every matching client, and returns after JetStream acknowledged all of
-// them and the local view applied them. Errors wrap ErrNotFound when nothing
-// of the account matches, and ErrUnavailable when a publish failed; a
-// revoke is reported revoked only when its event and command were stored.
+// Revoke carries out r. It checks the selector against the current view of
+// r.User, then appends a client.revoked event and publishes a revoke command
+// for every matching client. It returns after JetStream acknowledged all of
+// them and the local view applied them, or after ctx ends while the view
+// lags, which it logs. Errors wrap ErrNotFound when nothing of the account
+// matches, and ErrUnavailable when a publish failed. A client is reported
+// revoked only when its event and command were stored.
 func (s *Service) Revoke(ctx context.Context, r RevokeRequest) (*RevokeReply, error) {
 	if r.Selector == "" || len(r.Selector) > MaxSelectorLen {
 		return nil, ErrNotFound

@@ -37,8 +37,8 @@ const (
 // MaxRequestSize is the largest request body the service accepts.
 const MaxRequestSize = 16 << 10
 
-// Views is what the service reads and waits on; *projector.Runner
-// implements it.
+// Views is the source of the views that the service reads and waits on.
+// *projector.Runner implements it.
 type Views interface {
 	Clients(user string) ([]projector.ClientView, uint64)
 	Resolve(user, selector string) []projector.Target
@@ -66,8 +66,8 @@ type Config struct {
 	Version string
 	// Timeout bounds the work for one request; 0 means five seconds.
 	Timeout time.Duration
-	// MaxConcurrentRevokes bounds the revokes in progress at once; a revoke
-	// beyond it is answered at once with ErrUnavailable. 0 means 256.
+	// MaxConcurrentRevokes bounds the revokes in progress at once. A revoke
+	// beyond it gets an ErrUnavailable reply at once. 0 means 256.
 	MaxConcurrentRevokes int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -86,7 +86,7 @@ type Config struct {
 	ScanTimeout time.Duration
 }
 
-// Service answers list and revoke requests on NATS.
+// Service handles list and revoke requests on NATS.
 type Service struct {
 	cfg Config
 	log *slog.Logger
@@ -99,6 +99,32 @@ type Service struct {
 
 // Start registers the service's endpoints and returns at once. Stop ends it.
 func Start(cfg Config) (*Service, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger, scans: make(chan struct{}, maxConcurrentScans),
+		revokeSlots: make(chan struct{}, cfg.MaxConcurrentRevokes)}
+
+	svc, err := micro.AddService(cfg.NC, micro.Config{
+		Name:        "clientele",
+		Version:     cfg.Version,
+		Description: "lists and revokes the clients of XMPP accounts",
+		QueueGroup:  QueueGroup,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query: add service: %w", err)
+	}
+	if err := s.addEndpoints(svc); err != nil {
+		svc.Stop()
+		return nil, err
+	}
+	s.svc = svc
+	return s, nil
+}
+
+// withDefaults returns cfg with its zero fields set to their defaults.
+func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -117,36 +143,19 @@ func Start(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	cfg, err := cfg.withAuditDefaults()
-	if err != nil {
-		return nil, err
-	}
-	s := &Service{cfg: cfg, log: cfg.Logger, scans: make(chan struct{}, maxConcurrentScans),
-		revokeSlots: make(chan struct{}, cfg.MaxConcurrentRevokes)}
-	svc, err := micro.AddService(cfg.NC, micro.Config{
-		Name:        "clientele",
-		Version:     cfg.Version,
-		Description: "lists and revokes the clients of XMPP accounts",
-		QueueGroup:  QueueGroup,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("query: add service: %w", err)
-	}
+	return cfg.withAuditDefaults()
+}
+
+// addEndpoints registers list, revoke and the audit and admin endpoints.
+func (s *Service) addEndpoints(svc micro.Service) error {
 	g := svc.AddGroup(SubjectPrefix)
 	if err := g.AddEndpoint("list", micro.HandlerFunc(s.handleList)); err != nil {
-		svc.Stop()
-		return nil, fmt.Errorf("query: add list endpoint: %w", err)
+		return fmt.Errorf("query: add list endpoint: %w", err)
 	}
 	if err := g.AddEndpoint("revoke", micro.HandlerFunc(s.startRevoke)); err != nil {
-		svc.Stop()
-		return nil, fmt.Errorf("query: add revoke endpoint: %w", err)
+		return fmt.Errorf("query: add revoke endpoint: %w", err)
 	}
-	if err := s.addAuditEndpoints(svc); err != nil {
-		svc.Stop()
-		return nil, err
-	}
-	s.svc = svc
-	return s, nil
+	return s.addAuditEndpoints(svc)
 }
 
 // Stop drains the service's subscriptions. It is safe to call more than once.

@@ -281,12 +281,20 @@ func TestRevokesBeyondLimitRejected(t *testing.T) {
 		t.Fatalf("alice has %d clients, want at least 2", len(clients))
 	}
 
+	before := lastSeq(t, js, events.StreamName)
 	first := make(chan error, 1)
 	go func() {
 		_, err := client.Revoke(ctx, query.RevokeRequest{User: "alice@example.test", Selector: clients[0].ID})
 		first <- err
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// The first revoke holds its slot from before its event is stored until
+	// its wait for the projector times out.
+	for deadline := time.Now().Add(5 * time.Second); lastSeq(t, js, events.StreamName) == before; {
+		if time.Now().After(deadline) {
+			t.Fatal("the first revoke stored no event within 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	_, err = client.Revoke(ctx, query.RevokeRequest{User: "alice@example.test", Selector: clients[1].ID})
 	if !errors.Is(err, query.ErrUnavailable) {
 		t.Errorf("second revoke while the first holds the only slot: %v, want ErrUnavailable", err)

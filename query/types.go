@@ -2,7 +2,7 @@ package query
 
 import "github.com/clientele-xmpp/clientele/projector"
 
-// ListRequest asks for the clients of User. When MinSeq is set, the reply
+// ListRequest is a request for the clients of User. When MinSeq is set, the reply
 // waits until the projector has applied that stream sequence, so that a read
 // after a write on another replica sees the write.
 type ListRequest struct {
@@ -18,7 +18,7 @@ type ListReply struct {
 	Seq uint64 `json:"seq"`
 }
 
-// RevokeRequest asks to revoke clients of User. Selector is a listing id
+// RevokeRequest is a request to revoke clients of User. Selector is a listing id
 // from a ListReply, "software/NAME" or "software/NAME/VERSION"; a software
 // selector revokes every matching client of the account.
 type RevokeRequest struct {

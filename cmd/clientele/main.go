@@ -36,7 +36,7 @@ type command struct {
 	run     func(ctx context.Context, env *environment, args []string) error
 }
 
-// environment is what a command reads and writes besides its arguments.
+// environment is the standard streams and variables of a command.
 type environment struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer

@@ -167,8 +167,8 @@ func (s *service) connect(ctx context.Context, cfg ops.Config, logger *slog.Logg
 	return err
 }
 
-// ready reports whether the service can answer truthfully: NATS connected
-// and the projector caught up with the stream as it was at start.
+// ready reports whether the service serves current views: NATS is
+// connected and the projector caught up with the stream as it was at start.
 func (s *service) ready() error {
 	if s.nc == nil || !s.nc.IsConnected() {
 		return errors.New("nats not connected")

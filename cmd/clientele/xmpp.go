@@ -82,7 +82,7 @@ func readSecret(path string) (string, error) {
 }
 
 // runXMPP runs the XMPP component until ctx ends. It calls the query service
-// over NATS, so that any replica may answer.
+// over NATS, so that any replica may handle the request.
 func runXMPP(ctx context.Context, x *xmppFlags, s *service, logger *slog.Logger) error {
 	secret, err := readSecret(x.SecretFile)
 	if err != nil {
