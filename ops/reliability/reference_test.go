@@ -61,8 +61,22 @@ func newMirror() *mirror {
 }
 
 // catchUp folds the messages after the applied sequence up to the last
-// sequence of the stream at the time of the call.
+// sequence of the stream at the time of the call. A read that fails while a
+// cluster elects a new stream leader is tried again, from the sequence
+// already applied, for up to 30 seconds.
 func (m *mirror) catchUp(ctx context.Context, js jetstream.JetStream) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := m.catchUpOnce(ctx, js)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// catchUpOnce reads and folds the stream once, as catchUp describes.
+func (m *mirror) catchUpOnce(ctx context.Context, js jetstream.JetStream) error {
 	stream, err := js.Stream(ctx, events.StreamName)
 	if err != nil {
 		return fmt.Errorf("mirror: stream: %w", err)
