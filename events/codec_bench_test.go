@@ -52,6 +52,22 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodedDecode decodes into one reused Decoded, as the
+// projector does.
+func BenchmarkDecodedDecode(b *testing.B) {
+	corpus := benchCorpus(b, 4096)
+	b.SetBytes(benchBytes(corpus))
+	b.ReportAllocs()
+	var d events.Decoded
+	i := 0
+	for b.Loop() {
+		if err := d.Decode(corpus[i%len(corpus)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
 func BenchmarkDecodeStandardJSON(b *testing.B) {
 	corpus := benchCorpus(b, 4096)
 	b.SetBytes(benchBytes(corpus))

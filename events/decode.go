@@ -24,6 +24,17 @@ func decodeFast(data []byte, e *Event) bool {
 	d := decoder{data: data, event: e}
 	// No string of the event is longer than its JSON text.
 	d.text.Grow(len(data))
+	return d.run()
+}
+
+// decodeFastShared is decodeFast for Decoded.Decode: the strings without
+// escapes point into data, and the nested objects are those of parts.
+func decodeFastShared(data []byte, parts *Decoded) bool {
+	d := decoder{data: data, event: &parts.Event, parts: parts}
+	return d.run()
+}
+
+func (d *decoder) run() bool {
 	ok := d.object(objectEvent)
 	d.space()
 	if !ok || d.pos != len(d.data) {
@@ -38,6 +49,9 @@ type decoder struct {
 	data  []byte
 	pos   int
 	event *Event
+	// parts, when set, holds the nested objects of event, and strings
+	// without escapes point into data instead of being copied.
+	parts *Decoded
 	// seen has one bit per key of the object being read, to reject repeats.
 	seen uint32
 
@@ -115,16 +129,16 @@ func (d *decoder) eventField(key []byte, e *Event) bool {
 	case "user":
 		return d.mark(keyUser) && d.str(&e.User)
 	case "client":
-		e.Client = new(Client)
+		e.Client = d.client()
 		return d.mark(keyClient) && d.nested(objectClient)
 	case "session":
-		e.Session = new(Session)
+		e.Session = d.session()
 		return d.mark(keySession) && d.nested(objectSession)
 	case "grant":
-		e.Grant = new(Grant)
+		e.Grant = d.grant()
 		return d.mark(keyGrant) && d.nested(objectGrant)
 	case "fast":
-		e.Fast = new(Fast)
+		e.Fast = d.fast()
 		return d.mark(keyFast) && d.nested(objectFast)
 	case "mechanism":
 		return d.mark(keyMechanism) && d.str(&e.Mechanism)
@@ -341,6 +355,10 @@ func (d *decoder) str(s *string) bool {
 			if !ascii && !utf8.Valid(raw) {
 				return false
 			}
+			if d.parts != nil {
+				*s = shareString(raw)
+				return true
+			}
 			at := d.text.Len()
 			d.text.Write(raw)
 			return d.keep(s, at)
@@ -499,16 +517,17 @@ func (d *decoder) eventType(t *Type) bool {
 		}
 	}
 	d.pos = start
-	at := d.text.Len()
+	at, slots := d.text.Len(), d.nslots
 	var s string
 	if !d.str(&s) {
 		return false
 	}
 	// An unknown type gets its own copy at once, instead of a part of the
 	// event's text, which setStrings sets only at the end.
-	if d.text.Len() > at {
-		d.nslots--
+	if d.nslots > slots {
+		d.nslots = slots
+		s = d.text.String()[at:]
 	}
-	*t = Type(strings.Clone(d.text.String()[at:]))
+	*t = Type(strings.Clone(s))
 	return true
 }

@@ -3,6 +3,7 @@ package events_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -129,9 +130,12 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"id":"` + strings.Repeat("x", events.MaxEventSize) + `"}`))
 	f.Add([]byte(`{"id":"e16","type":"auth.password","v":1,"time":"2026-12-04T10:00:00Z","node":"n","user":"a@b.c","session":{"id":"s"},"reason":"` + strings.Repeat("<", events.MaxFieldLen) + `"}`))
 
+	// shared is reused across inputs, as a projector reuses its buffers.
+	var shared events.Decoded
 	f.Fuzz(func(t *testing.T, data []byte) {
 		withinDeadline(t, func() {
 			e, err := events.Decode(data)
+			checkShared(t, &shared, data, e, err)
 			if err != nil {
 				checkRejection(t, err)
 				if len(data) > events.MaxEventSize && !errors.Is(err, events.ErrMalformed) {
@@ -145,6 +149,18 @@ func FuzzDecode(f *testing.F) {
 			checkAccepted(t, e)
 		})
 	})
+}
+
+// checkShared checks that Decoded.Decode gives what Decode gave.
+func checkShared(t *testing.T, d *events.Decoded, data []byte, want *events.Event, wantErr error) {
+	t.Helper()
+	err := d.Decode(data)
+	if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+		t.Fatalf("Decoded.Decode error = %v, Decode error = %v", err, wantErr)
+	}
+	if want != nil && !reflect.DeepEqual(d.Event, *want) {
+		t.Fatalf("Decoded.Decode = %+v, Decode = %+v", d.Event, *want)
+	}
 }
 
 // FuzzValidate builds events field by field, so that the fuzzer reaches

@@ -64,8 +64,10 @@ func (a *Account) noteClient(e *events.Event, t stamp) {
 // account returns the account of user, creating it.
 //
 // The State keeps copies of the strings it stores, such as the user here,
-// because events.Decode returns events whose strings share one allocation:
-// keeping one of them as it is would keep the whole event's text.
+// because the strings of a decoded event share memory: those of
+// events.Decode one allocation, those of events.Decoded the message.
+// Keeping one of them as it is would keep all of it, and the Runner reuses
+// the events it applies.
 func (s *State) account(user string) *Account {
 	a := s.Users[user]
 	if a == nil {

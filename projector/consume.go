@@ -14,12 +14,12 @@ import (
 
 // Sizes of the pipeline between the stream and the state.
 const (
-	// decodeAhead is the number of decoded messages that may wait for the
-	// apply loop.
-	decodeAhead = 1024
 	// applyBatch is the largest number of events applied under one hold of
 	// the state lock, which bounds the wait of a query to some 100µs.
 	applyBatch = 128
+	// decodeBatches is the number of batches of decoded messages, so
+	// decodeBatches*applyBatch messages may wait for the apply loop.
+	decodeBatches = 8
 	// consumeHeartbeat is the idle heartbeat of the ordered consumer. The
 	// client recreates the consumer after two missed heartbeats, as after
 	// the server that held it died, so the projector resumes within about
@@ -38,6 +38,14 @@ type consumed struct {
 	err error
 }
 
+// batch is a run of consecutive messages of the stream, decoded into
+// buffers that the reader reuses once the batch has been applied. The
+// strings of the events point into the messages' data.
+type batch struct {
+	items   []consumed
+	decoded [applyBatch]events.Decoded
+}
+
 // consume reads the stream with an ordered consumer from the sequence after
 // the applied one until ctx ends. One goroutine reads and decodes the
 // messages ahead of this one, which applies them in stream order.
@@ -51,64 +59,75 @@ func (r *Runner) consume(ctx context.Context, stream jetstream.Stream) error {
 	if err != nil {
 		return fmt.Errorf("projector: ordered consumer: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1024), jetstream.PullHeartbeat(consumeHeartbeat))
+	it, err := cons.Messages(jetstream.PullMaxMessages(decodeBatches*applyBatch), jetstream.PullHeartbeat(consumeHeartbeat))
 	if err != nil {
 		return fmt.Errorf("projector: consume: %w", err)
 	}
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 
-	decoded := make(chan consumed, decodeAhead)
-	go r.read(ctx, it, decoded)
-	r.applyAll(ctx, decoded)
+	full := make(chan *batch, decodeBatches)
+	free := make(chan *batch, decodeBatches)
+	for range decodeBatches {
+		free <- &batch{items: make([]consumed, 0, applyBatch)}
+	}
+	go r.read(ctx, it, full, free)
+	r.applyAll(ctx, full, free)
 	return nil
 }
 
-// read decodes the messages of it into out until it stops, then closes
-// out.
-func (r *Runner) read(ctx context.Context, it jetstream.MessagesContext, out chan<- consumed) {
-	defer close(out)
+// read decodes the messages of it into batches taken from free and sends
+// them to full until it stops, then closes full. A batch is sent when it is
+// full or when the consumer has no more messages pending, so a live event
+// never waits for a later one.
+func (r *Runner) read(ctx context.Context, it jetstream.MessagesContext, full chan<- *batch, free <-chan *batch) {
+	defer close(full)
+	b := <-free
+	send := func() bool {
+		if len(b.items) == 0 {
+			return true
+		}
+		full <- b
+		select {
+		case b = <-free:
+			b.items = b.items[:0]
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	for {
 		msg, err := it.Next()
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			if !send() || ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return
 			}
 			r.log.Warn("consumer error", "error", err)
 			continue
 		}
-		meta, err := msg.Metadata()
+		pos, err := positionOf(msg)
 		if err != nil {
 			r.log.Warn("message without metadata skipped", "subject", msg.Subject(), "error", err)
 			continue
 		}
-		c := consumed{msg: msg, seq: meta.Sequence.Stream, stored: meta.Timestamp}
-		c.event, c.err = events.Decode(msg.Data())
-		out <- c
+		d := &b.decoded[len(b.items)]
+		err = d.Decode(msg.Data())
+		b.items = append(b.items, consumed{msg: msg, seq: pos.seq, stored: pos.stored, event: &d.Event, err: err})
+		if len(b.items) == applyBatch || pos.pending == 0 {
+			if !send() {
+				return
+			}
+		}
 	}
 }
 
-// applyAll applies the messages of in until it is closed. It takes the
-// messages that are waiting, up to applyBatch, and applies them under one
-// hold of the lock.
-func (r *Runner) applyAll(ctx context.Context, in <-chan consumed) {
+// applyAll applies the batches of full in order until full is closed, and
+// returns each batch to free.
+func (r *Runner) applyAll(ctx context.Context, full <-chan *batch, free chan<- *batch) {
 	counters := make(map[events.Type]prometheus.Counter)
-	batch := make([]consumed, 0, applyBatch)
-	for c := range in {
-		batch = append(batch[:0], c)
-	take:
-		for len(batch) < applyBatch {
-			select {
-			case c, ok := <-in:
-				if !ok {
-					break take
-				}
-				batch = append(batch, c)
-			default:
-				break take
-			}
-		}
-		r.applyBatch(ctx, batch, counters)
+	for b := range full {
+		r.applyBatch(ctx, b.items, counters)
+		free <- b
 	}
 }
 

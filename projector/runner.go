@@ -41,7 +41,9 @@ type Config struct {
 	// OnApply, when set, is called with every event right after it was
 	// applied, while the state is still locked. So it receives the events in
 	// stream order, before any reader of the state can observe them. It
-	// must return quickly and must not call the Runner's methods.
+	// must return quickly and must not call the Runner's methods. The event
+	// and its strings are reused after OnApply returns, so it must copy
+	// what it keeps.
 	OnApply func(*events.Event)
 	// StreamCheckInterval is the time between reads of the stream's last
 	// sequence for the lag metrics; 0 means five seconds and a negative
