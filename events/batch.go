@@ -31,19 +31,14 @@ type Result struct {
 // ctx's error for the events whose outcome is unknown.
 func (p *Publisher) PublishBatch(ctx context.Context, evs []*Event) ([]Result, error) {
 	results := make([]Result, len(evs))
-	msgs := make([]*nats.Msg, len(evs))
-	for i, e := range evs {
-		msgs[i], results[i].Err = p.message(e)
-	}
-	pending := make([]int, 0, len(evs))
-	for i := range evs {
-		if results[i].Err == nil {
-			pending = append(pending, i)
-		}
+	b := &outgoing{events: evs, msgs: make([]*nats.Msg, len(evs)), results: results}
+	pending := make([]int, len(evs))
+	for i := range pending {
+		pending[i] = i
 	}
 	wait := p.opts.Backoff
 	for try := 0; len(pending) > 0; try++ {
-		failed, err := p.publishRound(ctx, msgs, pending, results)
+		failed, err := p.publishRound(ctx, b, pending)
 		if err != nil {
 			return results, err
 		}
@@ -54,7 +49,7 @@ func (p *Publisher) PublishBatch(ctx context.Context, evs []*Event) ([]Result, e
 		select {
 		case <-ctx.Done():
 			for _, i := range pending {
-				results[i].Err = fmt.Errorf("%w: %s: %v", ErrPublish, msgs[i].Header.Get(jetstream.MsgIDHeader), ctx.Err())
+				results[i].Err = fmt.Errorf("%w: %s: %v", ErrPublish, evs[i].ID, ctx.Err())
 			}
 			return results, ctx.Err()
 		case <-time.After(wait):
@@ -64,14 +59,39 @@ func (p *Publisher) PublishBatch(ctx context.Context, evs []*Event) ([]Result, e
 	return results, nil
 }
 
-// publishRound publishes the messages at the indexes in pending with at
+// outgoing is a batch of events with their messages, built as they are
+// first sent, and their results.
+type outgoing struct {
+	events  []*Event
+	msgs    []*nats.Msg
+	results []Result
+}
+
+// message returns the message of event i, building it on first use. It
+// records the event's error and returns nil when the event is invalid.
+func (b *outgoing) message(p *Publisher, i int) *nats.Msg {
+	if b.msgs[i] != nil {
+		return b.msgs[i]
+	}
+	msg, err := p.message(b.events[i])
+	if err != nil {
+		b.results[i].Err = err
+		return nil
+	}
+	b.msgs[i] = msg
+	return msg
+}
+
+// publishRound publishes the events at the indexes in pending with at
 // most MaxPending awaiting acknowledgement: each new publish waits only for
 // the oldest one outstanding, so the connection never idles between
-// windows. It returns the indexes whose publish failed and may be retried.
-// Once no acknowledgement arrived for AckTimeout, it publishes nothing more
-// in this round and returns the rest for a retry.
-func (p *Publisher) publishRound(ctx context.Context, msgs []*nats.Msg, pending []int, results []Result) ([]int, error) {
-	r := &round{p: p, msgs: msgs, results: results, acks: newAckWaiter(p.opts.AckTimeout)}
+// windows. Each message is validated and encoded right before it is sent,
+// while the server stores those before it. publishRound returns the
+// indexes whose publish failed and may be retried. Once no acknowledgement
+// arrived for AckTimeout, it publishes nothing more in this round and
+// returns the rest for a retry.
+func (p *Publisher) publishRound(ctx context.Context, b *outgoing, pending []int) ([]int, error) {
+	r := &round{p: p, batch: b, acks: newAckWaiter(p.opts.AckTimeout)}
 	defer r.acks.stop()
 	for n, i := range pending {
 		if len(r.inflight) >= p.opts.MaxPending {
@@ -86,7 +106,11 @@ func (p *Publisher) publishRound(ctx context.Context, msgs []*nats.Msg, pending 
 			}
 			break
 		}
-		f, err := p.js.PublishMsgAsync(msgs[i])
+		msg := b.message(p, i)
+		if msg == nil {
+			continue
+		}
+		f, err := p.js.PublishMsgAsync(msg)
 		if err != nil {
 			r.fail(i, err, true)
 			continue
@@ -111,8 +135,7 @@ type inflight struct {
 // round is the state of one publishRound.
 type round struct {
 	p        *Publisher
-	msgs     []*nats.Msg
-	results  []Result
+	batch    *outgoing
 	acks     *ackWaiter
 	inflight []inflight
 	retry    []int
@@ -126,7 +149,7 @@ func (r *round) settle(ctx context.Context) error {
 	ack, err := r.acks.wait(ctx, in.future)
 	switch {
 	case err == nil:
-		r.results[in.index] = Result{Seq: ack.Sequence, Duplicate: ack.Duplicate}
+		r.batch.results[in.index] = Result{Seq: ack.Sequence, Duplicate: ack.Duplicate}
 	case ctx.Err() != nil:
 		r.inflight = append([]inflight{in}, r.inflight...)
 		return ctx.Err()
@@ -137,7 +160,7 @@ func (r *round) settle(ctx context.Context) error {
 }
 
 func (r *round) fail(i int, err error, retry bool) {
-	r.results[i].Err = fmt.Errorf("%w: %s: %v", ErrPublish, r.msgs[i].Header.Get(jetstream.MsgIDHeader), err)
+	r.batch.results[i].Err = fmt.Errorf("%w: %s: %v", ErrPublish, r.batch.events[i].ID, err)
 	if retry {
 		r.retry = append(r.retry, i)
 	}
@@ -146,12 +169,13 @@ func (r *round) fail(i int, err error, retry bool) {
 // abort records err for the outstanding publishes and for the indexes in
 // unsent, whose outcome is unknown once ctx ended.
 func (r *round) abort(unsent []int, err error) {
+	results := r.batch.results
 	for _, in := range r.inflight {
-		r.results[in.index].Err = err
+		results[in.index].Err = err
 	}
 	for _, i := range unsent {
-		if r.results[i].Seq == 0 && r.results[i].Err == nil {
-			r.results[i].Err = err
+		if results[i].Seq == 0 && results[i].Err == nil {
+			results[i].Err = err
 		}
 	}
 }

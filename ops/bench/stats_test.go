@@ -64,3 +64,20 @@ func TestFormatNumber(t *testing.T) {
 		}
 	}
 }
+
+func TestMedian(t *testing.T) {
+	tests := []struct {
+		values []float64
+		want   float64
+	}{
+		{nil, 0},
+		{[]float64{7}, 7},
+		{[]float64{9, 1, 5}, 5},
+		{[]float64{4, 1, 3, 2}, 2.5},
+	}
+	for _, tc := range tests {
+		if got := median(tc.values); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.values, got, tc.want)
+		}
+	}
+}

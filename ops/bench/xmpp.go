@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"path/filepath"
 	"time"
@@ -69,7 +70,50 @@ func (env *environment) measureXMPP(ctx context.Context) ([]Result, error) {
 	if err := waitDelegation(ctx, session); err != nil {
 		return nil, err
 	}
-	return env.timeXMPP(ctx, session, res)
+	results, err := env.timeXMPP(ctx, session, res)
+	if err != nil {
+		return nil, err
+	}
+	cpu, err := env.xmppCPU(ctx, session, p.cmd.Process.Pid)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(results[len(results)-1].Details, cpu)
+	return results, nil
+}
+
+// xmppCPU sends a run of pings and then a run of lists, and returns the CPU
+// time per request that Prosody and this process spent on each run, in
+// microseconds. Prosody's figures are left out where /proc cannot tell
+// them.
+func (env *environment) xmppCPU(ctx context.Context, session *mellium.Session, prosodyPID int) (map[string]float64, error) {
+	server := jid.MustParse(xmppDomain)
+	n := max(env.cfg.Requests/4, 100)
+	details := make(map[string]float64)
+	runs := []struct {
+		name  string
+		ns    string
+		local string
+		to    jid.JID
+	}{
+		{"ping", "urn:xmpp:ping", "ping", server},
+		{"list", xmpp.NSCAM, "list", jid.JID{}},
+	}
+	for _, run := range runs {
+		env.cfg.Progress(Progress{Measurement: MeasureXMPP, Step: "CPU time of " + run.name + " requests", Total: n})
+		prosodyStart, prosodyErr := processCPUOf(prosodyPID)
+		ownStart := processCPU()
+		for range n {
+			if err := sendIQ(ctx, session, run.ns, run.local, run.to); err != nil {
+				return nil, fmt.Errorf("bench: XMPP %s: %w", run.name, err)
+			}
+		}
+		details["process_cpu_us_per_"+run.name] = perEvent(processCPU()-ownStart, n)
+		if prosodyEnd, err := processCPUOf(prosodyPID); err == nil && prosodyErr == nil {
+			details["prosody_cpu_us_per_"+run.name] = perEvent(prosodyEnd-prosodyStart, n)
+		}
+	}
+	return details, nil
 }
 
 // timeXMPP alternates pings and lists on session and returns their
