@@ -19,7 +19,7 @@ import (
 // stamps. A user agent or grant metadata is written in full where it first
 // appears and later by its number, because few distinct ones exist. The
 // account count at the end distinguishes a complete body from a torn one,
-// and the gzip checksum around the body catches other damage.
+// and the checksums of the compressed stream catch other damage.
 const (
 	snapshotMagic  = "clientele snapshot\n"
 	snapshotFormat = 2

@@ -3,7 +3,6 @@ package projector
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -21,10 +20,10 @@ const snapshotObject = "state"
 const snapshotBatch = 1 << 20
 
 // EncodeSnapshot returns the stored form of s after stream sequence seq:
-// the binary body that snapcodec.go describes, compressed with gzip.
+// the binary body that snapcodec.go describes, compressed as an S2 stream.
 func EncodeSnapshot(s *State, seq uint64) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	zw := newCompressor(&buf)
 	enc := newSnapshotEncoder(seq, time.Now())
 	for user, a := range s.Users {
 		enc.account(user, a)
@@ -43,15 +42,25 @@ func EncodeSnapshot(s *State, seq uint64) ([]byte, error) {
 // ErrSnapshotInvalid for a torn, corrupt or unknown snapshot, which
 // includes the JSON snapshots of format 1 that earlier versions wrote.
 func DecodeSnapshot(data []byte) (*State, uint64, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(data))
+	return decodeSnapshotFrom(bytes.NewReader(data), len(data))
+}
+
+// decodeSnapshotFrom decompresses and parses a stored snapshot of about
+// size bytes as r delivers it. A read error of r makes the snapshot
+// invalid.
+func decodeSnapshotFrom(r io.Reader, size int) (*State, uint64, error) {
+	zr, err := newDecompressor(r)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", ErrSnapshotInvalid, err)
 	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
+	// The body compresses to about 64% of its size (see compress.go), so
+	// 5/3 of the stored size mostly spares the buffer from growing.
+	var raw bytes.Buffer
+	raw.Grow(size * 5 / 3)
+	if _, err := raw.ReadFrom(zr); err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", ErrSnapshotInvalid, err)
 	}
-	s, seq, err := decodeSnapshotBody(raw)
+	s, seq, err := decodeSnapshotBody(raw.Bytes())
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", ErrSnapshotInvalid, err)
 	}
@@ -74,15 +83,10 @@ func (r *Runner) snapshotStore(ctx context.Context) (jetstream.ObjectStore, erro
 // restore loads the stored snapshot, if there is a valid one. A missing or
 // invalid snapshot leaves the empty state, so that Run replays the stream.
 func (r *Runner) restore(ctx context.Context, store jetstream.ObjectStore) {
-	data, err := store.GetBytes(ctx, snapshotObject)
+	state, seq, size, err := r.load(ctx, store)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		r.log.Info("no snapshot, replaying the whole stream")
 		return
-	}
-	var state *State
-	var seq uint64
-	if err == nil {
-		state, seq, err = DecodeSnapshot(data)
 	}
 	if err != nil {
 		r.log.Warn("snapshot skipped, replaying the whole stream", "bucket", r.cfg.SnapshotBucket, "error", err)
@@ -96,9 +100,26 @@ func (r *Runner) restore(ctx context.Context, store jetstream.ObjectStore) {
 	r.wakeLocked()
 	r.mu.Unlock()
 	if m := r.cfg.Metrics; m != nil {
-		m.snapshotTaken(len(data), seq)
+		m.snapshotTaken(size, seq)
 	}
-	r.log.Info("snapshot loaded", "seq", seq, "bytes", len(data), "users", len(state.Users))
+	r.log.Info("snapshot loaded", "seq", seq, "bytes", size, "users", len(state.Users))
+}
+
+// load reads and decodes the stored snapshot. It decompresses the chunks
+// as they arrive, and the object store checks their digest at the end, so
+// a damaged chunk fails the read.
+func (r *Runner) load(ctx context.Context, store jetstream.ObjectStore) (*State, uint64, int, error) {
+	obj, err := store.Get(ctx, snapshotObject)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer obj.Close()
+	info, err := obj.Info()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	state, seq, err := decodeSnapshotFrom(obj, int(info.Size))
+	return state, seq, int(info.Size), err
 }
 
 // discardSnapshotAhead drops a restored state that is ahead of the stream,
@@ -172,7 +193,7 @@ var errSnapshotAborted = errors.New("projector: snapshot write aborted")
 // encodeSnapshot writes the compressed snapshot of state, taken after seq,
 // to w. It reads state under the read lock, in batches (see writeSnapshot).
 func (r *Runner) encodeSnapshot(w io.Writer, state *State, seq uint64) error {
-	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	zw := newCompressor(w)
 	enc := newSnapshotEncoder(seq, time.Now())
 	r.mu.RLock()
 	for user, a := range state.Users {

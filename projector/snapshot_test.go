@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -47,9 +48,10 @@ func badSnapshots(t *testing.T, valid []byte) []struct {
 	}{
 		{"empty", nil},
 		{"truncated to half", valid[:len(valid)/2]},
-		{"truncated gzip trailer", valid[:len(valid)-4]},
+		{"truncated end", valid[:len(valid)-4]},
 		{"flipped byte", flipped},
-		{"not gzip", []byte(`{"format":1,"seq":5,"state":{}}`)},
+		{"not compressed", []byte(`{"format":1,"seq":5,"state":{}}`)},
+		{"S2 of text", compressed(t, "not a snapshot")},
 		{"gzip of text", gzipped(t, "not a snapshot")},
 		{"gzip of truncated JSON", gzipped(t, `{"format":1,"seq":5,"state":{"users":{`)},
 		{"gzip of JSON array", gzipped(t, `[1,2,3]`)},
@@ -146,18 +148,51 @@ func foldHistory(t *testing.T, evs []*events.Event) *projector.State {
 	return s
 }
 
-// gunzip returns the decompressed body of a stored snapshot.
-func gunzip(tb testing.TB, data []byte) []byte {
+// decompress returns the body of a stored snapshot.
+func decompress(tb testing.TB, data []byte) []byte {
 	tb.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	body, err := io.ReadAll(zr)
+	body, err := io.ReadAll(s2.NewReader(bytes.NewReader(data)))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return body
+}
+
+// compressed returns data compressed as a stored snapshot is.
+func compressed(tb testing.TB, data string) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	zw := s2.NewWriter(&buf)
+	if _, err := zw.Write([]byte(data)); err != nil {
+		tb.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestDecodeSnapshotReadsGzip loads a snapshot compressed with gzip, as
+// earlier versions stored them.
+func TestDecodeSnapshotReadsGzip(t *testing.T) {
+	want := foldHistory(t, history(6, 4, 200))
+	data, err := projector.EncodeSnapshot(want, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, seq, err := projector.DecodeSnapshot(gzipped(t, string(decompress(t, data))))
+	if err != nil {
+		t.Fatalf("DecodeSnapshot of a gzip snapshot = %v", err)
+	}
+	if seq != 200 {
+		t.Errorf("sequence = %d, want 200", seq)
+	}
+	opts := projector.ViewOptions{Now: base.Add(time.Hour)}
+	for user := range want.Users {
+		if g, w := toJSONString(got.Clients(user, opts)), toJSONString(want.Clients(user, opts)); g != w {
+			t.Errorf("clients of %s:\ngot  %s\nwant %s", user, g, w)
+		}
+	}
 }
 
 // FuzzDecodeSnapshot mutates the decompressed body of snapshots and checks
@@ -176,7 +211,7 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		body := gunzip(f, data)
+		body := decompress(f, data)
 		f.Add(body)
 		f.Add(body[:len(body)/2])
 		f.Add(append(bytes.Clone(body), 0))
@@ -184,15 +219,12 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add([]byte(`{"format":1,"seq":5,"state":{"users":{"user0@example.test":null}}}`))
 
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		_, _ = zw.Write(body)
-		_ = zw.Close()
+		data := compressed(t, string(body))
 
 		timer := time.AfterFunc(time.Second, func() {
 			panic(fmt.Sprintf("DecodeSnapshot of a %d-byte body still running after a second", len(body)))
 		})
-		state, seq, err := projector.DecodeSnapshot(buf.Bytes())
+		state, seq, err := projector.DecodeSnapshot(data)
 		timer.Stop()
 		if err != nil {
 			if !errors.Is(err, projector.ErrSnapshotInvalid) {
@@ -204,7 +236,7 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		for user := range state.Users {
 			state.Clients(user, opts)
 		}
-		data, err := projector.EncodeSnapshot(state, seq)
+		data, err = projector.EncodeSnapshot(state, seq)
 		if err != nil {
 			t.Fatal(err)
 		}
