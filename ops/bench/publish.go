@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -87,11 +88,15 @@ func (env *environment) measurePublish(ctx context.Context) (Result, error) {
 		}
 		batch.n += len(evs)
 	}
+	paired := pairedRatios(batch.rates, bare.rates)
 	// The medians of the rounds' rates leave out the rounds that a pause of
 	// the file store or of another program on the machine slowed down.
 	res.Clientele, res.Baseline = median(batch.rates), median(bare.rates)
 	res.Details = map[string]float64{
-		"publisher_events": float64(batch.n), "bare_events": float64(bare.n),
+		"round_ratio_min":    paired[0],
+		"round_ratio_median": median(paired),
+		"round_ratio_max":    paired[len(paired)-1],
+		"publisher_events":   float64(batch.n), "bare_events": float64(bare.n),
 		"publisher_overall_events_per_s": rate(batch.n, batch.took),
 		"bare_overall_events_per_s":      rate(bare.n, bare.took),
 		"bare_mean_payload_bytes":        float64(bare.bytes) / float64(max(bare.n, 1)),
@@ -99,6 +104,23 @@ func (env *environment) measurePublish(ctx context.Context) (Result, error) {
 	}
 	res.judge(false)
 	return res, nil
+}
+
+// pairedRatios returns the rate of each round of the publisher divided by
+// that of the bare round just before it, sorted. It returns a single 0 for
+// no pair, so that callers may index it.
+func pairedRatios(batch, bare []float64) []float64 {
+	var out []float64
+	for i := range min(len(batch), len(bare)) {
+		if bare[i] > 0 {
+			out = append(out, batch[i]/bare[i])
+		}
+	}
+	if len(out) == 0 {
+		return []float64{0}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // generate returns the next n events of gen.

@@ -81,3 +81,14 @@ func TestMedian(t *testing.T) {
 		}
 	}
 }
+
+func TestPairedRatios(t *testing.T) {
+	got := pairedRatios([]float64{50, 300, 90}, []float64{100, 200, 0, 7})
+	want := []float64{0.5, 1.5}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("pairedRatios = %v, want %v", got, want)
+	}
+	if got := pairedRatios(nil, nil); len(got) != 1 || got[0] != 0 {
+		t.Errorf("pairedRatios of no rounds = %v, want [0]", got)
+	}
+}
