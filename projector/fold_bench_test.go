@@ -125,3 +125,43 @@ func BenchmarkSnapshot(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkApplyLongHistories decodes and folds 1,000,000 events of 20,000
+// accounts, 50 per account as in the default catch-up of clientele bench.
+// Its state, tens of megabytes, is larger than the CPU caches of common
+// machines, so it shows the cost of the memory
+// that each event touches, which BenchmarkDecodeApply does not.
+func BenchmarkApplyLongHistories(b *testing.B) {
+	const users, n = 20_000, 1_000_000
+	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	g, err := simulate.NewGenerator(simulate.Config{Users: users, Events: n, Seed: 1, Start: start})
+	if err != nil {
+		b.Fatal(err)
+	}
+	payloads := make([][]byte, n)
+	for i := range payloads {
+		e, err := g.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if payloads[i], err = events.Encode(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	s := projector.NewState()
+	var d events.Decoded
+	i := 0
+	for b.Loop() {
+		if i == len(payloads) {
+			s, i = projector.NewState(), 0
+		}
+		if err := d.Decode(payloads[i]); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Apply(&d.Event); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

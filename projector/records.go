@@ -1,5 +1,7 @@
 package projector
 
+import "hash/maphash"
+
 // indexThreshold is the number of records of one kind above which an
 // account keeps maps to find its records, instead of scanning them. Most
 // accounts have a handful of each and never need the maps.
@@ -38,12 +40,24 @@ func (a *Account) findSession(node, id string) int {
 		}
 		return noRecord
 	}
+	h := sessionHash(id)
 	for i := range a.Sessions {
-		if a.Sessions[i].ID == id && a.Sessions[i].Node == node {
+		ss := &a.Sessions[i]
+		if (ss.idHash == h || ss.idHash == 0) && ss.ID == id && ss.Node == node {
 			return i
 		}
 	}
 	return noRecord
+}
+
+// sessionSeed seeds the session hashes of this process, which are never
+// stored.
+var sessionSeed = maphash.MakeSeed()
+
+// sessionHash returns the hash of session id that Session.idHash keeps. It
+// is never 0, which marks an unset hash.
+func sessionHash(id string) uint32 {
+	return uint32(maphash.String(sessionSeed, id)) | 1
 }
 
 // findClient returns the index of the client record with packed key k.
@@ -95,6 +109,7 @@ func (a *Account) findFast(fp []byte) int {
 
 // addSession appends ss and returns its index.
 func (a *Account) addSession(ss Session) int {
+	ss.idHash = sessionHash(ss.ID)
 	a.Sessions = append(a.Sessions, ss)
 	i := len(a.Sessions) - 1
 	if ix := a.index(); ix != nil {

@@ -426,6 +426,7 @@ func (dec *snapshotDecoder) session(ss *Session, clients int) {
 		dec.nodes[node] = node
 	}
 	ss.Node, ss.ID = node, dec.str()
+	ss.idHash = sessionHash(ss.ID)
 	ss.State = SessionState(dec.byte())
 	if ss.State < StateAuthenticated || ss.State > StateEnded {
 		dec.fail(fmt.Errorf("session state %d", ss.State))

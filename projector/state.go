@@ -118,6 +118,10 @@ type Session struct {
 	// grant is the index in Account.grants of the grant whose token opened
 	// the session, or noRecord.
 	grant int32
+	// idHash is sessionHash(ID), or 0 when unset. It fills what would be
+	// padding, and lets findSession skip most sessions without reading
+	// their ids, which live elsewhere in memory.
+	idHash uint32
 }
 
 // noRecord marks a missing index into the records of an account.

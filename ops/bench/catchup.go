@@ -40,7 +40,7 @@ func (env *environment) measureCatchUp(ctx context.Context) (Result, error) {
 	if measured {
 		cpu := processCPU()
 		err := labeled(ctx, "bare", func(ctx context.Context) (err error) {
-			bareFirst, err = env.readBare(ctx, msgs)
+			bareFirst, err = env.readBare(ctx, msgs, false)
 			return err
 		})
 		if err != nil {
@@ -56,22 +56,34 @@ func (env *environment) measureCatchUp(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	var decodeOnly, decodeCPU time.Duration
 	if measured {
-		if bareSecond, err = env.readBare(ctx, msgs); err != nil {
+		if bareSecond, err = env.readBare(ctx, msgs, false); err != nil {
 			return res, err
 		}
+		cpu := processCPU()
+		err := labeled(ctx, "decode", func(ctx context.Context) (err error) {
+			decodeOnly, err = env.readBare(ctx, msgs, true)
+			return err
+		})
+		if err != nil {
+			return res, err
+		}
+		decodeCPU = processCPU() - cpu
 	}
 	res.Clientele = rate(msgs, replay)
 	res.Baseline = max(rate(msgs, bareFirst), rate(msgs, bareSecond))
 	res.Details = map[string]float64{
-		"events":                     float64(msgs),
-		"stream_bytes":               float64(info.State.Bytes),
-		"replay_seconds":             replay.Seconds(),
-		"bare_first_events_per_s":    rate(msgs, bareFirst),
-		"bare_second_events_per_s":   rate(msgs, bareSecond),
-		"stop_with_snapshot_seconds": stored.Seconds(),
-		"bare_cpu_us_per_event":      perEvent(bareCPU, msgs),
-		"replay_cpu_us_per_event":    perEvent(replayCPU, msgs),
+		"events":                       float64(msgs),
+		"stream_bytes":                 float64(info.State.Bytes),
+		"replay_seconds":               replay.Seconds(),
+		"bare_first_events_per_s":      rate(msgs, bareFirst),
+		"bare_second_events_per_s":     rate(msgs, bareSecond),
+		"decode_only_events_per_s":     rate(msgs, decodeOnly),
+		"stop_with_snapshot_seconds":   stored.Seconds(),
+		"bare_cpu_us_per_event":        perEvent(bareCPU, msgs),
+		"replay_cpu_us_per_event":      perEvent(replayCPU, msgs),
+		"decode_only_cpu_us_per_event": perEvent(decodeCPU, msgs),
 	}
 	res.judge(false)
 	return res, nil
@@ -85,9 +97,15 @@ func perEvent(d time.Duration, events int) float64 {
 // readBare reads n messages of the event stream with a new ordered
 // consumer on its own connection, with the pull size that the projector
 // uses, and returns the time from creating the consumer to the last
-// message.
-func (env *environment) readBare(ctx context.Context, n int) (time.Duration, error) {
-	env.cfg.Progress(Progress{Measurement: MeasureCatchUp, Step: "bare ordered consumer", Total: n})
+// message. With decode, it also decodes and validates every message as the
+// projector does, but folds nothing, which bounds what any fold could
+// reach.
+func (env *environment) readBare(ctx context.Context, n int, decode bool) (time.Duration, error) {
+	step := "bare ordered consumer"
+	if decode {
+		step = "ordered consumer that only decodes"
+	}
+	env.cfg.Progress(Progress{Measurement: MeasureCatchUp, Step: step, Total: n})
 	js, err := env.connectJS("bench bare consumer")
 	if err != nil {
 		return 0, err
@@ -107,12 +125,18 @@ func (env *environment) readBare(ctx context.Context, n int) (time.Duration, err
 	defer stop()
 
 	bytes := 0
+	var decoded events.Decoded
 	for i := range n {
 		msg, err := it.Next()
 		if err != nil {
-			return 0, fmt.Errorf("bench: bare ordered consumer after %d of %d messages: %w", i, n, err)
+			return 0, fmt.Errorf("bench: %s after %d of %d messages: %w", step, i, n, err)
 		}
 		bytes += len(msg.Data())
+		if decode {
+			if err := decoded.Decode(msg.Data()); err != nil {
+				return 0, fmt.Errorf("bench: %s: message %d: %w", step, i, err)
+			}
+		}
 	}
 	took := time.Since(start)
 	if bytes == 0 && n > 0 {
