@@ -129,8 +129,8 @@ func BenchmarkSnapshot(b *testing.B) {
 // BenchmarkApplyLongHistories decodes and folds 1,000,000 events of 20,000
 // accounts, 50 per account as in the default catch-up of clientele bench.
 // Its state, tens of megabytes, is larger than the CPU caches of common
-// machines, so it shows the cost of the memory
-// that each event touches, which BenchmarkDecodeApply does not.
+// machines, so it shows the cost of the memory that each event touches,
+// which BenchmarkDecodeApply does not.
 func BenchmarkApplyLongHistories(b *testing.B) {
 	const users, n = 20_000, 1_000_000
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
