@@ -73,6 +73,8 @@ type Runner struct {
 	// once it has applied that far.
 	readyAt atomic.Uint64
 	started atomic.Bool
+	// startedC is closed once readyAt is set.
+	startedC chan struct{}
 }
 
 // NewRunner returns a Runner with an empty state. Call Run to fill it.
@@ -101,7 +103,7 @@ func NewRunner(cfg Config) *Runner {
 	if cfg.StatsInterval == 0 {
 		cfg.StatsInterval = 5 * time.Second
 	}
-	return &Runner{cfg: cfg, log: cfg.Logger, state: NewState(), advanced: make(chan struct{})}
+	return &Runner{cfg: cfg, log: cfg.Logger, state: NewState(), advanced: make(chan struct{}), startedC: make(chan struct{})}
 }
 
 // Run restores the newest valid snapshot, then consumes the stream from the
@@ -125,7 +127,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	r.discardSnapshotAhead(info.State.LastSeq)
 	r.readyAt.Store(info.State.LastSeq)
-	r.started.Store(true)
+	if r.started.CompareAndSwap(false, true) {
+		close(r.startedC)
+	}
 	r.log.Info("projector starting", "applied_seq", r.Applied(), "stream_last_seq", info.State.LastSeq)
 
 	consumeErr := make(chan error, 1)
@@ -264,6 +268,22 @@ func (r *Runner) Ready() error {
 	}
 	if target, applied := r.readyAt.Load(), r.Applied(); applied < target {
 		return fmt.Errorf("%w: applied %d of %d", ErrNotReady, applied, target)
+	}
+	return nil
+}
+
+// WaitReady blocks until Ready returns nil or ctx ends. When ctx ends first,
+// it returns an error wrapping ErrNotReady and ctx's error, with the
+// sequences applied and to apply.
+func (r *Runner) WaitReady(ctx context.Context) error {
+	select {
+	case <-r.startedC:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: not started: %w", ErrNotReady, ctx.Err())
+	}
+	target := r.readyAt.Load()
+	if err := r.WaitApplied(ctx, target); err != nil {
+		return fmt.Errorf("%w: applied %d of %d: %w", ErrNotReady, r.Applied(), target, ctx.Err())
 	}
 	return nil
 }

@@ -268,10 +268,22 @@ func TestReadyAfterCatchUp(t *testing.T) {
 	if err := r.Ready(); err == nil {
 		t.Fatal("Ready before Run = nil, want an error")
 	}
+	early, cancelEarly := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelEarly()
+	if err := r.WaitReady(early); !errors.Is(err, projector.ErrNotReady) {
+		t.Errorf("WaitReady before Run = %v, want ErrNotReady", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	waitApplied(t, r, seq)
+	wait, cancelWait := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelWait()
+	if err := r.WaitReady(wait); err != nil {
+		t.Fatalf("WaitReady while catching up: %v", err)
+	}
+	if applied := r.Applied(); applied < seq {
+		t.Errorf("WaitReady returned at sequence %d, before the stream's last %d", applied, seq)
+	}
 	if err := r.Ready(); err != nil {
 		t.Errorf("Ready after catching up: %v", err)
 	}

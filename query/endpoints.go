@@ -75,11 +75,11 @@ func (s *Service) addAuditEndpoints(svc micro.Service) error {
 		{query, "history", s.handleHistory, true},
 		{query, "clients-at", s.handleClientsAt, true},
 		{query, "diff", s.handleDiff, true},
-		{query, "revoke-others", s.handleRevokeOthers, false},
-		{admin, "accounts", s.handleAccounts, true},
-		{admin, "revoke-software", s.handleRevokeSoftware, true},
+		{query, "revoke-others", s.afterCatchUp(s.handleRevokeOthers), false},
+		{admin, "accounts", s.afterCatchUp(s.handleAccounts), true},
+		{admin, "revoke-software", s.afterCatchUp(s.handleRevokeSoftware), true},
 		{admin, "forget", s.handleForget, true},
-		{admin, "views", s.handleViews, true},
+		{admin, "views", s.afterCatchUp(s.handleViews), true},
 	}
 	for _, ep := range endpoints {
 		h := s.asyncHandler(ep.name, ep.scan, ep.handler)

@@ -41,6 +41,10 @@ func (s *Service) handleRevoke(req micro.Request) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
+	if err := s.waitView(ctx, 0); err != nil {
+		s.fail(req, "revoke", start, err)
+		return
+	}
 	reply, err := s.Revoke(ctx, r)
 	if err != nil {
 		s.fail(req, "revoke", start, err)

@@ -43,6 +43,9 @@ type Views interface {
 	Clients(user string) ([]projector.ClientView, uint64)
 	Resolve(user, selector string) []projector.Target
 	WaitApplied(ctx context.Context, seq uint64) error
+	// WaitReady blocks until the view has applied the stream as it was
+	// when the view started, or ctx ends.
+	WaitReady(ctx context.Context) error
 	// Accounts, ClientsOf and Snapshot serve the admin endpoints.
 	Accounts() []string
 	ClientsOf(users []string, now time.Time) ([][]projector.ClientView, uint64, projector.ViewOptions)
@@ -170,13 +173,10 @@ func (s *Service) handleList(req micro.Request) {
 	start := time.Now()
 	var r ListRequest
 	user, err := s.decode(req, &r, &r.User)
-	if err == nil && r.MinSeq > 0 {
+	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
-		err = s.cfg.Views.WaitApplied(ctx, r.MinSeq)
+		err = s.waitView(ctx, r.MinSeq)
 		cancel()
-		if err != nil {
-			err = fmt.Errorf("%w: %v", ErrTimeout, err)
-		}
 	}
 	if err != nil {
 		s.fail(req, "list", start, err)
@@ -184,6 +184,33 @@ func (s *Service) handleList(req micro.Request) {
 	}
 	clients, seq := s.cfg.Views.Clients(user)
 	s.respond(req, "list", start, ListReply{User: user, Clients: clients, Seq: seq})
+}
+
+// waitView waits until the local view has caught up with the stream and
+// applied minSeq. A replica that restarts replays the stream before its
+// view is complete, and must not reply from a partial view meanwhile.
+func (s *Service) waitView(ctx context.Context, minSeq uint64) error {
+	if err := s.cfg.Views.WaitReady(ctx); err != nil {
+		return fmt.Errorf("%w: this replica is still replaying the event stream (%v); retry once its /readyz returns 200", ErrUnavailable, err)
+	}
+	if minSeq == 0 {
+		return nil
+	}
+	if err := s.cfg.Views.WaitApplied(ctx, minSeq); err != nil {
+		return fmt.Errorf("%w: %v", ErrTimeout, err)
+	}
+	return nil
+}
+
+// afterCatchUp returns handle preceded by waitView, for the endpoints that
+// read the view.
+func (s *Service) afterCatchUp(handle func(context.Context, micro.Request) (any, error)) func(context.Context, micro.Request) (any, error) {
+	return func(ctx context.Context, req micro.Request) (any, error) {
+		if err := s.waitView(ctx, 0); err != nil {
+			return nil, err
+		}
+		return handle(ctx, req)
+	}
 }
 
 // decode parses a request body into v and returns the normalised user that
