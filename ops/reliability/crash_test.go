@@ -239,10 +239,9 @@ func aimAtSnapshot(srv *serveProcess, rng *rand.Rand) bool {
 	return true
 }
 
-// gzipHeader starts every gzip stream that compress/gzip writes without a
-// name, comment or time, and so the first chunk of every stored snapshot.
-// The two header bytes that follow depend on the compression level.
-var gzipHeader = []byte{0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00}
+// s2Header is the stream identifier that starts every S2 stream, and so
+// the first chunk of every stored snapshot.
+var s2Header = []byte("\xff\x06\x00\x00S2sTwO")
 
 // damageSnapshot finds the newest snapshot in the message blocks of the
 // snapshot bucket's stream, in the embedded server's store under dataDir,
@@ -259,11 +258,11 @@ func damageSnapshot(dataDir string, flip bool, rng *rand.Rand) error {
 		if err != nil {
 			return err
 		}
-		at := bytes.LastIndex(data, gzipHeader)
+		at := bytes.LastIndex(data, s2Header)
 		if at < 0 {
 			continue
 		}
-		at += len(gzipHeader) + 2 + rng.IntN(min(500, len(data)-at-len(gzipHeader)-2))
+		at += len(s2Header) + rng.IntN(min(500, len(data)-at-len(s2Header)))
 		if flip {
 			data[at] ^= 0xff
 		} else {
