@@ -91,6 +91,12 @@ func checkOutputs(t *testing.T, report *bench.Report) {
 			t.Errorf("table lacks the target %q of %s", r.Target.String(), r.Name)
 		}
 	}
+	for _, line := range strings.Split(table.String(), "\n") {
+		fields := strings.Fields(line)
+		if strings.Contains(line, " p50 ") && fields[len(fields)-1] != "-" {
+			t.Errorf("a figure without a target shows a verdict: %q", line)
+		}
+	}
 	var buf bytes.Buffer
 	if err := report.WriteJSON(&buf); err != nil {
 		t.Fatal(err)

@@ -59,7 +59,8 @@ type Result struct {
 	// Baseline/Clientele: how many times faster than a replay.
 	Ratio  float64 `json:"ratio,omitempty"`
 	Target Target  `json:"target,omitzero"`
-	Met    bool    `json:"met"`
+	// Met is true for a figure without a target, such as a median.
+	Met bool `json:"met"`
 	// Skipped gives the reason when the measurement did not run; the
 	// figures are then zero and Met is false.
 	Skipped string `json:"skipped,omitempty"`
@@ -137,7 +138,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if res.Ratio > 0 {
 			ratio = formatNumber(res.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\t%s\t%s\n", res.Title, formatNumber(res.Clientele), res.Unit, baseline, ratio, res.Target, yesNo(res.Met))
+		met := "-"
+		if res.Target.Op != "" {
+			met = yesNo(res.Met)
+		}
+		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\t%s\t%s\n", res.Title, formatNumber(res.Clientele), res.Unit, baseline, ratio, res.Target, met)
 	}
 	return tw.Flush()
 }
