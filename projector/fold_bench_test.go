@@ -61,6 +61,12 @@ func BenchmarkDecodeApply(b *testing.B) {
 	for i, e := range evs {
 		payloads[i], _ = events.Encode(e)
 	}
+	decodeAndFold(b, payloads)
+}
+
+// decodeAndFold decodes one payload into a reused events.Decoded and folds
+// it per iteration, starting a new State after the last payload.
+func decodeAndFold(b *testing.B, payloads [][]byte) {
 	b.ReportAllocs()
 	s := projector.NewState()
 	var d events.Decoded
@@ -148,20 +154,5 @@ func BenchmarkApplyLongHistories(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportAllocs()
-	s := projector.NewState()
-	var d events.Decoded
-	i := 0
-	for b.Loop() {
-		if i == len(payloads) {
-			s, i = projector.NewState(), 0
-		}
-		if err := d.Decode(payloads[i]); err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Apply(&d.Event); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
+	decodeAndFold(b, payloads)
 }
