@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/clientele-xmpp/clientele/ops"
@@ -19,7 +20,7 @@ func newFlagSet(c string, w io.Writer) *flag.FlagSet {
 			continue
 		}
 		fs.Usage = func() {
-			fmt.Fprintf(w, "Usage: clientele %s %s\n\n%s.\n\nFlags:\n", cmd.name, cmd.args, upperFirst(cmd.summary))
+			fmt.Fprintf(fs.Output(), "Usage: clientele %s %s\n\n%s.\n\nFlags:\n", cmd.name, cmd.args, upperFirst(cmd.summary))
 			fs.PrintDefaults()
 		}
 	}
@@ -38,10 +39,15 @@ func upperFirst(s string) string {
 // returns the positional ones. It checks their count against min and max
 // (max < 0 means any number).
 func parseArgs(fs *flag.FlagSet, env *environment, args []string, minArgs, maxArgs int) ([]string, error) {
+	if helpRequested(args) {
+		// Requested help is output, so it goes where a pager can read it.
+		fs.SetOutput(env.stdout)
+	}
 	if err := applyEnv(fs, env); err != nil {
 		fmt.Fprintln(fs.Output(), err)
 		return nil, errUsage
 	}
+	nameEnv(fs)
 	var positional []string
 	for {
 		if len(args) > 0 && startsNegativeNumber(args[0]) {
@@ -77,6 +83,19 @@ func parseArgs(fs *flag.FlagSet, env *environment, args []string, minArgs, maxAr
 	return positional, nil
 }
 
+// helpRequested reports whether args ask for help before any "--".
+func helpRequested(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--h", "--help":
+			return true
+		}
+	}
+	return false
+}
+
 // startsNegativeNumber reports whether arg is a minus sign followed by a
 // digit, such as the relative time -2h.
 func startsNegativeNumber(arg string) bool {
@@ -86,6 +105,17 @@ func startsNegativeNumber(arg string) bool {
 // commandLineOnly lists flags that confirm an irreversible action, such as
 // forget --yes: a variable left in the environment must not confirm it.
 var commandLineOnly = []string{"yes"}
+
+// nameEnv adds its CLIENTELE_* variable to the usage of every flag of fs
+// that applyEnv sets and whose usage does not name one yet.
+func nameEnv(fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if slices.Contains(commandLineOnly, f.Name) || strings.Contains(f.Usage, "(env ") {
+			return
+		}
+		f.Usage += " (env " + ops.EnvName(f.Name) + ")"
+	})
+}
 
 // applyEnv sets the flags of fs from their CLIENTELE_* variables, except
 // those in commandLineOnly.

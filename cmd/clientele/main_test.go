@@ -56,6 +56,41 @@ func TestHelpListsCommands(t *testing.T) {
 	}
 }
 
+func TestCommandHelpOnStdout(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "", nil, "serve", "--help")
+	if code != exitOK {
+		t.Errorf("serve --help: exit %d, want %d", code, exitOK)
+	}
+	if !strings.Contains(stdout, "Usage: clientele serve") || !strings.Contains(stdout, "-data-dir") {
+		t.Errorf("serve --help: stdout %q, want the usage and flags", stdout)
+	}
+	if stderr != "" {
+		t.Errorf("serve --help: stderr %q, want nothing", stderr)
+	}
+}
+
+// TestHelpNamesEveryVariable checks that the help of every command names
+// the CLIENTELE_* variable of each flag that one can set.
+func TestHelpNamesEveryVariable(t *testing.T) {
+	for _, c := range commands {
+		_, stdout, _ := runCLI(t, "", nil, c.name, "--help")
+		lines := strings.Split(stdout, "\n")
+		for i, line := range lines {
+			flagName, ok := strings.CutPrefix(line, "  -")
+			if !ok || i+1 >= len(lines) {
+				continue
+			}
+			flagName, _, _ = strings.Cut(flagName, " ")
+			if flagName == "yes" {
+				continue
+			}
+			if !strings.Contains(lines[i+1], "(env CLIENTELE_") {
+				t.Errorf("%s --help: flag -%s names no variable: %q", c.name, flagName, lines[i+1])
+			}
+		}
+	}
+}
+
 func TestWrongArgumentCount(t *testing.T) {
 	code, _, stderr := runCLI(t, "", nil, "revoke", "alice@example.test")
 	if code != exitUsage || !strings.Contains(stderr, "Usage: clientele revoke") {

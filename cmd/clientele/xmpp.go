@@ -25,10 +25,10 @@ type xmppFlags struct {
 
 func registerXMPPFlags(fs *flag.FlagSet) *xmppFlags {
 	x := &xmppFlags{}
-	fs.StringVar(&x.Component, "xmpp-component", "", "HOST:PORT of the XMPP server's external component port (XEP-0114); empty runs no XMPP component")
-	fs.StringVar(&x.JID, "xmpp-jid", "", "JID of the component, such as clients.example.com, as configured on the XMPP server")
-	fs.StringVar(&x.SecretFile, "xmpp-secret-file", "", "path of a file with the component's shared secret (surrounding whitespace is ignored)")
-	fs.StringVar(&x.Domains, "xmpp-domain", "", "comma-separated domains of the XMPP server whose users the component serves, such as example.com")
+	fs.StringVar(&x.Component, "xmpp-component", "", "`HOST:PORT` of the XMPP server's external component port (XEP-0114); empty runs no XMPP component")
+	fs.StringVar(&x.JID, "xmpp-jid", "", "`JID` of the component, such as clients.example.com, as configured on the XMPP server")
+	fs.StringVar(&x.SecretFile, "xmpp-secret-file", "", "`file` with the component's shared secret (surrounding whitespace is ignored)")
+	fs.StringVar(&x.Domains, "xmpp-domain", "", "comma-separated `domains` of the XMPP server whose users the component serves, such as example.com")
 	fs.DurationVar(&x.Timeout, "xmpp-request-timeout", xmpp.DefaultRequestTimeout, "time an XMPP request may wait for the query service before it gets an error reply, as a duration such as 5s")
 	return x
 }
