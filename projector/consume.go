@@ -113,6 +113,9 @@ func (r *Runner) read(ctx context.Context, it jetstream.MessagesContext, full ch
 		d := &b.decoded[len(b.items)]
 		err = d.Decode(msg.Data())
 		b.items = append(b.items, consumed{msg: msg, seq: pos.seq, stored: pos.stored, event: &d.Event, err: err})
+		// NOTE: when the messages that pending counted are deleted before
+		// delivery, as by a purge of the stream's tail, the batch waits
+		// for the next message that arrives.
 		if len(b.items) == applyBatch || pos.pending == 0 {
 			if !send() {
 				return
