@@ -117,8 +117,16 @@ func (s *State) nodeName(node string) string {
 }
 
 // session returns the session of e, creating it in the authenticated state.
+//
+// An event of a session that ended and was dropped repeats an event
+// applied before, because a session's own events keep their order. Its
+// changes go to s.discard.
 func (a *Account) session(s *State, e *events.Event, t stamp) *Session {
 	i := a.findSession(e.Node, e.Session.ID)
+	if i == noRecord && a.sessionEnded(e.Node, e.Session.ID) {
+		s.discard = Session{State: StateEnded, client: noRecord, grant: noRecord}
+		return &s.discard
+	}
 	if i == noRecord {
 		i = a.addSession(Session{
 			Node: s.nodeName(e.Node), ID: strings.Clone(e.Session.ID), State: StateAuthenticated,
@@ -225,6 +233,9 @@ func (a *Account) applySession(s *State, e *events.Event, t stamp) {
 		next = StateHibernated
 	case events.SessionUnbound:
 		ss.State, ss.stateAt = StateEnded, t
+		if !s.keepEnded {
+			a.retire(a.findSession(e.Node, e.Session.ID))
+		}
 		return
 	}
 	if !t.before(ss.stateAt) || ss.State == StateAuthenticated {

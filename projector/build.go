@@ -26,8 +26,10 @@ type group struct {
 	key      string
 	record   *clientRecord
 	sessions []*Session
-	grants   []*grantRecord
-	fast     []*fastRecord
+	// retired sums up the group's ended sessions that were dropped.
+	retired []*retiredSessions
+	grants  []*grantRecord
+	fast    []*fastRecord
 }
 
 // groups returns the clients of a: one group for every client record and
@@ -74,6 +76,18 @@ func (a *Account) groups() []*group {
 		if f := &a.fast[i]; f.client != noRecord {
 			g := byClient[f.client]
 			g.fast = append(g.fast, f)
+		}
+	}
+	if a.extra != nil {
+		for i := range a.extra.retired {
+			r := &a.extra.retired[i]
+			var g *group
+			if r.client != noRecord {
+				g = byClient[r.client]
+			} else {
+				g = grantGroup(r.grant)
+			}
+			g.retired = append(g.retired, r)
 		}
 	}
 	return gs
@@ -159,6 +173,14 @@ func (s *State) view(user string, a *Account, g *group, opt ViewOptions) (Client
 		if s.sessionLive(a, ss, revoked, opt) {
 			v.Connected = true
 			perm = maxPermission(perm, a.sessionPermission(ss))
+		}
+	}
+	for _, r := range g.retired {
+		v.Type = TypeSession
+		first, last = minNonZero(first, r.start), last.max(r.last)
+		password = password.max(r.password)
+		if ra := (agentAt{agentOf(r.agent), r.agentAt}); ra.newer(ua) {
+			ua = ra
 		}
 	}
 	grantLive := false

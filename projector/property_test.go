@@ -434,7 +434,12 @@ type propertyView struct {
 // and without a heartbeat timeout.
 func viewsOf(t *testing.T, order []*events.Event, now time.Time) propertyView {
 	t.Helper()
-	s := NewState()
+	return viewsOfState(t, NewState(), order, now)
+}
+
+// viewsOfState is viewsOf with the State to apply order to.
+func viewsOfState(t *testing.T, s *State, order []*events.Event, now time.Time) propertyView {
+	t.Helper()
 	for _, e := range order {
 		if err := s.Apply(e); err != nil {
 			t.Fatalf("Apply(%s %s) returned %v", e.Type, e.ID, err)

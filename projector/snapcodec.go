@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 	"unique"
 )
@@ -15,14 +16,16 @@ import (
 //	account*   each: 1, user, clients, sessions, grants, fast tokens, extra
 //	0, node count, nodes, account count
 //
-// Integers are varints, strings a length and their bytes, and times
-// stamps. A user agent or grant metadata is written in full where it first
+// The extra part of an account ends, since format 3, with the summaries of
+// its dropped ended sessions and their keys (see retire.go), which are 8
+// bytes each, little-endian. Integers are otherwise varints, strings a
+// length and their bytes, and times stamps. A user agent or grant metadata is written in full where it first
 // appears and later by its number, because few distinct ones exist. The
 // account count at the end distinguishes a complete body from a torn one,
 // and the checksums of the compressed stream catch other damage.
 const (
 	snapshotMagic  = "clientele snapshot\n"
-	snapshotFormat = 2
+	snapshotFormat = 3
 )
 
 // snapshotEncoder appends the encoding of a State to buf, in parts, so
@@ -169,6 +172,21 @@ func (enc *snapshotEncoder) extra(x *accountExtra) {
 	}
 	enc.stamp(x.passwordChanged)
 	enc.stamp(x.deleted)
+
+	enc.uint(uint64(len(x.retired)))
+	for _, r := range x.retired {
+		enc.index(r.client)
+		enc.index(r.grant)
+		enc.stamp(r.start)
+		enc.stamp(r.last)
+		enc.stamp(r.password)
+		enc.agent(r.agent)
+		enc.stamp(r.agentAt)
+	}
+	enc.uint(uint64(len(x.ended)))
+	for _, k := range x.ended {
+		enc.buf = binary.LittleEndian.AppendUint64(enc.buf, k)
+	}
 }
 
 // finish appends the nodes of s and the trailer.
@@ -196,6 +214,8 @@ func (enc *snapshotEncoder) take() []byte {
 // snapshotDecoder reads a snapshot body. The first error sticks: every
 // later read returns zero values, and err reports it.
 type snapshotDecoder struct {
+	// format is the format of the body, which decides the fields to read.
+	format uint64
 	data   []byte
 	err    error
 	agents []agentHandle
@@ -329,8 +349,9 @@ func decodeSnapshotBody(data []byte) (*State, uint64, error) {
 		return nil, 0, errors.New("not a clientele snapshot of format 2 or later")
 	}
 	dec := &snapshotDecoder{data: data[len(snapshotMagic):], nodes: make(map[string]string)}
-	if f := dec.uint(); f != snapshotFormat && dec.err == nil {
-		return nil, 0, fmt.Errorf("format %d, want %d", f, snapshotFormat)
+	dec.format = dec.uint()
+	if (dec.format < 2 || dec.format > snapshotFormat) && dec.err == nil {
+		return nil, 0, fmt.Errorf("format %d, want 2 to %d", dec.format, snapshotFormat)
 	}
 	seq := dec.uint()
 	dec.int() // The creation time is for people reading the body.
@@ -455,7 +476,41 @@ func (dec *snapshotDecoder) extra(a *Account) {
 		}
 	}
 	x.passwordChanged, x.deleted = dec.stamp(), dec.stamp()
-	if len(x.revoked) > 0 || x.passwordChanged != 0 || x.deleted != 0 {
+	if dec.format >= 3 {
+		dec.retired(a, x)
+	}
+	if len(x.revoked) > 0 || x.passwordChanged != 0 || x.deleted != 0 || len(x.retired) > 0 || len(x.ended) > 0 {
 		a.extra = x
+	}
+}
+
+// retired reads the summaries and keys of the dropped sessions of a, which
+// format 3 added.
+func (dec *snapshotDecoder) retired(a *Account, x *accountExtra) {
+	if n := dec.count(7); n > 0 {
+		x.retired = make([]retiredSessions, n)
+		for i := range x.retired {
+			r := &x.retired[i]
+			r.client, r.grant = dec.index(len(a.clients)), dec.index(len(a.grants))
+			if (r.client == noRecord) == (r.grant == noRecord) && dec.err == nil {
+				dec.fail(fmt.Errorf("ended sessions summed up for client %d and grant %d, want exactly one", r.client, r.grant))
+			}
+			r.start, r.last, r.password = dec.stamp(), dec.stamp(), dec.stamp()
+			r.agent, r.agentAt = dec.agent(), dec.stamp()
+		}
+	}
+	if n := dec.count(8); n > 0 {
+		x.ended = make([]uint64, n)
+		for i := range x.ended {
+			if len(dec.data) < 8 {
+				dec.fail(errSnapshotTruncated)
+				return
+			}
+			x.ended[i] = binary.LittleEndian.Uint64(dec.data)
+			dec.data = dec.data[8:]
+		}
+		if !slices.IsSorted(x.ended) && dec.err == nil {
+			dec.fail(errors.New("keys of ended sessions out of order"))
+		}
 	}
 }

@@ -27,6 +27,12 @@ type State struct {
 	// nodeNames interns node ids, so that the sessions of one node share
 	// one copy of its name.
 	nodeNames map[string]string
+
+	// discard receives the changes of events of dropped sessions.
+	discard Session
+	// keepEnded keeps ended sessions in Account.Sessions, for tests that
+	// compare the views with and without dropping them.
+	keepEnded bool
 }
 
 // NewState returns an empty State.
@@ -48,8 +54,9 @@ type Node struct {
 
 // Account is the folded state of one account.
 type Account struct {
-	// Sessions are the account's sessions, each identified by its node and
-	// session id, in the order of their first event.
+	// Sessions are the account's sessions that have not ended, each
+	// identified by its node and session id, in no particular order. The
+	// fold drops a session once it ended (see retire.go).
 	Sessions []Session
 
 	clients []clientRecord
@@ -68,6 +75,12 @@ type accountExtra struct {
 	passwordChanged stamp
 	deleted         stamp
 	index           *accountIndex
+
+	// retired sums up the ended sessions dropped from Sessions, one entry
+	// per client or grant (see retire.go).
+	retired []retiredSessions
+	// ended lists the endedKey of every dropped session, sorted.
+	ended []uint64
 }
 
 type revocation struct {
