@@ -179,12 +179,15 @@ func (c *Component) connectAndServe(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("xmpp: dial %s: %w", c.addr, err)
 	}
+	// dialCtx is not canceled before the session ends: mellium.im/xmpp
+	// v0.22.0 watches it from a goroutine that may, when it ends just after
+	// the handshake, set the connection's deadline to the past for a
+	// moment and fail the first replies.
 	session, err := component.NewSession(dialCtx, c.jid, c.secret, conn)
 	if err != nil {
 		_ = conn.Close()
 		return false, fmt.Errorf("xmpp: component handshake with %s: %w", c.addr, err)
 	}
-	cancel()
 
 	c.connected.Store(true)
 	c.log.Info("xmpp component connected")

@@ -119,8 +119,12 @@ func (sh *sessionHandler) serveIQ(iq *element, hdr iqHeader) {
 	if toks == nil {
 		return
 	}
+	// mellium.im/xmpp v0.22.0 watches ctx from a goroutine that may, when
+	// ctx ends after Send returned, set the connection's write deadline to
+	// the past for a moment and so fail a concurrent Send. So ctx ends only
+	// by its own timeout, long after this Send returned.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(sh.ctx), sendTimeout)
-	defer cancel()
+	time.AfterFunc(sendTimeout, cancel)
 	if err := sh.session.Send(ctx, &sliceReader{toks: toks}); err != nil {
 		sh.h.log.Warn("iq reply not sent", "id", hdr.id, "from", hdr.from, "err", err)
 	}
