@@ -195,8 +195,11 @@ var errNoReply = errors.New("bench: IQ reply is not an element")
 // a to attribute for the zero JID, and returns an error unless the reply
 // is a result.
 func sendIQ(ctx context.Context, session *mellium.Session, ns, local string, to jid.JID) error {
+	// The context ends only by its timeout, because mellium.im/xmpp v0.22.0
+	// may fail the next write on the connection when it ends right after
+	// the call (see xmpp/serve.go).
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
+	time.AfterFunc(requestTimeout, cancel)
 	payload := xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: ns, Local: local}})
 	reply, err := session.SendIQElement(ctx, payload, stanza.IQ{Type: stanza.GetIQ, To: to})
 	if err != nil {
