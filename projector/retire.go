@@ -109,4 +109,9 @@ func (a *Account) removeSession(i int) {
 	}
 	a.Sessions[last] = Session{}
 	a.Sessions = a.Sessions[:last]
+	if last == 0 {
+		// An account without sessions holds no array for them, as one
+		// decoded from a snapshot does not.
+		a.Sessions = nil
+	}
 }
