@@ -116,16 +116,17 @@ func (s *State) nodeName(node string) string {
 	return name
 }
 
-// session returns the session of e, creating it in the authenticated state.
+// session returns the session of e and its index in a.Sessions, creating
+// it in the authenticated state.
 //
 // An event of a session that ended and was dropped repeats an event
 // applied before, because a session's own events keep their order. Its
-// changes go to s.discard.
-func (a *Account) session(s *State, e *events.Event, t stamp) *Session {
+// changes go to s.discard, whose index is noRecord.
+func (a *Account) session(s *State, e *events.Event, t stamp) (*Session, int) {
 	i := a.findSession(e.Node, e.Session.ID)
 	if i == noRecord && a.sessionEnded(e.Node, e.Session.ID) {
 		s.discard = Session{State: StateEnded, client: noRecord, grant: noRecord}
-		return &s.discard
+		return &s.discard, noRecord
 	}
 	if i == noRecord {
 		i = a.addSession(Session{
@@ -142,7 +143,7 @@ func (a *Account) session(s *State, e *events.Event, t stamp) *Session {
 		// user agent seen before.
 		ss.agent, ss.agentAt = newerAgent(userAgentOf(e.Client), t, ss.agent, ss.agentAt)
 	}
-	return ss
+	return ss, i
 }
 
 // keySession sets the client key of ss from e: the first client id it
@@ -190,7 +191,7 @@ func newerAgent(ua UserAgent, t stamp, cur agentHandle, curAt stamp) (agentHandl
 }
 
 func (a *Account) applyAuth(s *State, e *events.Event, t stamp) {
-	ss := a.session(s, e, t)
+	ss, _ := a.session(s, e, t)
 	switch e.Type {
 	case events.AuthPassword:
 		ss.password = ss.password.max(t)
@@ -221,7 +222,7 @@ func (a *Account) clientOf(id string) int32 {
 // applySession moves a session to the state of e when e is not older than
 // the state's own event. StateEnded is final: a session id is never reused.
 func (a *Account) applySession(s *State, e *events.Event, t stamp) {
-	ss := a.session(s, e, t)
+	ss, i := a.session(s, e, t)
 	if ss.State == StateEnded {
 		return
 	}
@@ -234,7 +235,7 @@ func (a *Account) applySession(s *State, e *events.Event, t stamp) {
 	case events.SessionUnbound:
 		ss.State, ss.stateAt = StateEnded, t
 		if !s.keepEnded {
-			a.retire(a.findSession(e.Node, e.Session.ID))
+			a.retire(i)
 		}
 		return
 	}

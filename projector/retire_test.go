@@ -1,6 +1,7 @@
 package projector
 
 import (
+	"hash/fnv"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -75,5 +76,20 @@ func TestEndedSessionStaysEnded(t *testing.T) {
 	}
 	if v.Type != TypeSession || !v.FirstSeen.Equal(login.Time) || !v.LastSeen.Equal(unbound.Time) {
 		t.Errorf("client = %s, want a session client seen from %s to %s", toJSON(views), login.Time, unbound.Time)
+	}
+}
+
+// TestEndedKeyIsFNV1a pins endedKey to hash/fnv, because snapshots store
+// the keys.
+func TestEndedKeyIsFNV1a(t *testing.T) {
+	for _, tc := range [][2]string{{"xmpp-1", "s1"}, {"", ""}, {"node", "session-\x00-ü"}} {
+		h := fnv.New64a()
+		h.Write([]byte(tc[0] + "\x00" + tc[1]))
+		if got, want := endedKey(tc[0], tc[1]), h.Sum64(); got != want {
+			t.Errorf("endedKey(%q, %q) = %#x, want %#x", tc[0], tc[1], got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { endedKey("xmpp-1", "s1") }); n != 0 {
+		t.Errorf("endedKey allocates %.0f times, want 0", n)
 	}
 }
