@@ -38,15 +38,10 @@ func (env *environment) measureCatchUp(ctx context.Context) (Result, error) {
 
 	var bareFirst, bareSecond, bareCPU time.Duration
 	if measured {
-		cpu := processCPU()
-		err := labeled(ctx, "bare", func(ctx context.Context) (err error) {
-			bareFirst, err = env.readBare(ctx, msgs, false)
-			return err
-		})
-		if err != nil {
+		var err error
+		if bareFirst, bareCPU, err = env.timedRead(ctx, "bare", msgs, false); err != nil {
 			return res, err
 		}
-		bareCPU = processCPU() - cpu
 	}
 	var replay, replayCPU, stored time.Duration
 	err = labeled(ctx, "projector", func(ctx context.Context) (err error) {
@@ -58,18 +53,12 @@ func (env *environment) measureCatchUp(ctx context.Context) (Result, error) {
 	}
 	var decodeOnly, decodeCPU time.Duration
 	if measured {
-		if bareSecond, err = env.readBare(ctx, msgs, false); err != nil {
+		if bareSecond, _, err = env.timedRead(ctx, "bare", msgs, false); err != nil {
 			return res, err
 		}
-		cpu := processCPU()
-		err := labeled(ctx, "decode", func(ctx context.Context) (err error) {
-			decodeOnly, err = env.readBare(ctx, msgs, true)
-			return err
-		})
-		if err != nil {
+		if decodeOnly, decodeCPU, err = env.timedRead(ctx, "decode", msgs, true); err != nil {
 			return res, err
 		}
-		decodeCPU = processCPU() - cpu
 	}
 	res.Clientele = rate(msgs, replay)
 	res.Baseline = max(rate(msgs, bareFirst), rate(msgs, bareSecond))
@@ -92,6 +81,17 @@ func (env *environment) measureCatchUp(ctx context.Context) (Result, error) {
 // perEvent returns d per event in microseconds.
 func perEvent(d time.Duration, events int) float64 {
 	return float64(d) / float64(time.Microsecond) / float64(max(events, 1))
+}
+
+// timedRead runs readBare with the profile label step, and returns its
+// time and the CPU time of the whole process meanwhile.
+func (env *environment) timedRead(ctx context.Context, step string, n int, decode bool) (took, cpu time.Duration, err error) {
+	start := processCPU()
+	err = labeled(ctx, step, func(ctx context.Context) (err error) {
+		took, err = env.readBare(ctx, n, decode)
+		return err
+	})
+	return took, processCPU() - start, err
 }
 
 // readBare reads n messages of the event stream with a new ordered
