@@ -78,8 +78,8 @@ func (r *Runner) consume(ctx context.Context, stream jetstream.Stream) error {
 
 // read decodes the messages of it into batches taken from free and sends
 // them to full until it stops, then closes full. A batch is sent when it is
-// full or when the consumer has no more messages pending, so a live event
-// never waits for a later one.
+// full or when the consumer reports no more messages pending, so a live
+// event is applied without waiting for a later one.
 func (r *Runner) read(ctx context.Context, it jetstream.MessagesContext, full chan<- *batch, free <-chan *batch) {
 	defer close(full)
 	b := <-free

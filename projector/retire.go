@@ -37,7 +37,7 @@ func endedKey(node, id string) uint64 {
 	for i := range len(node) {
 		h = (h ^ uint64(node[i])) * prime
 	}
-	h *= prime // the zero byte: h ^ 0 is h
+	h *= prime // The zero byte between node and id, since h ^ 0 is h.
 	for i := range len(id) {
 		h = (h ^ uint64(id[i])) * prime
 	}

@@ -74,8 +74,14 @@ func TestEndedSessionStaysEnded(t *testing.T) {
 	if v.Connected {
 		t.Error("a copy of session.bound after the end connected the client again")
 	}
-	if v.Type != TypeSession || !v.FirstSeen.Equal(login.Time) || !v.LastSeen.Equal(unbound.Time) {
-		t.Errorf("client = %s, want a session client seen from %s to %s", toJSON(views), login.Time, unbound.Time)
+	if v.Type != TypeSession {
+		t.Errorf("client type = %s, want %s", v.Type, TypeSession)
+	}
+	if !v.FirstSeen.Equal(login.Time) {
+		t.Errorf("first seen = %s, want the login at %s", v.FirstSeen, login.Time)
+	}
+	if !v.LastSeen.Equal(unbound.Time) {
+		t.Errorf("last seen = %s, want the unbind at %s", v.LastSeen, unbound.Time)
 	}
 }
 

@@ -16,11 +16,12 @@ import (
 //	account*   each: 1, user, clients, sessions, grants, fast tokens, extra
 //	0, node count, nodes, account count
 //
-// The extra part of an account ends, since format 3, with the summaries of
-// its dropped ended sessions and their keys (see retire.go), which are 8
-// bytes each, little-endian. Integers are otherwise varints, strings a
-// length and their bytes, and times stamps. A user agent or grant metadata is written in full where it first
-// appears and later by its number, because few distinct ones exist. The
+// Since format 3, the extra part of an account ends with the summaries of
+// its dropped ended sessions and their keys (see retire.go), 8 bytes each,
+// little-endian. Other integers are varints, strings a length and their
+// bytes, and times stamps. A user agent or grant metadata is written in
+// full where it first appears and later by its number, because few
+// distinct ones exist. The
 // account count at the end distinguishes a complete body from a torn one,
 // and the checksums of the compressed stream catch other damage.
 const (
@@ -351,7 +352,7 @@ func decodeSnapshotBody(data []byte) (*State, uint64, error) {
 	dec := &snapshotDecoder{data: data[len(snapshotMagic):], nodes: make(map[string]string)}
 	dec.format = dec.uint()
 	if (dec.format < 2 || dec.format > snapshotFormat) && dec.err == nil {
-		return nil, 0, fmt.Errorf("format %d, want 2 to %d", dec.format, snapshotFormat)
+		return nil, 0, fmt.Errorf("unsupported format %d: this version reads formats 2 to %d", dec.format, snapshotFormat)
 	}
 	seq := dec.uint()
 	dec.int() // The creation time is for people reading the body.
@@ -493,7 +494,7 @@ func (dec *snapshotDecoder) retired(a *Account, x *accountExtra) {
 			r := &x.retired[i]
 			r.client, r.grant = dec.index(len(a.clients)), dec.index(len(a.grants))
 			if (r.client == noRecord) == (r.grant == noRecord) && dec.err == nil {
-				dec.fail(fmt.Errorf("ended sessions summed up for client %d and grant %d, want exactly one", r.client, r.grant))
+				dec.fail(fmt.Errorf("invalid summary of ended sessions: client %d and grant %d, expected exactly one of them", r.client, r.grant))
 			}
 			r.start, r.last, r.password = dec.stamp(), dec.stamp(), dec.stamp()
 			r.agent, r.agentAt = dec.agent(), dec.stamp()
@@ -510,7 +511,7 @@ func (dec *snapshotDecoder) retired(a *Account, x *accountExtra) {
 			dec.data = dec.data[8:]
 		}
 		if !slices.IsSorted(x.ended) && dec.err == nil {
-			dec.fail(errors.New("keys of ended sessions out of order"))
+			dec.fail(errors.New("invalid keys of ended sessions: not in ascending order"))
 		}
 	}
 }

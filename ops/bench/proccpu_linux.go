@@ -29,12 +29,12 @@ func processCPUOf(pid int) (time.Duration, error) {
 	}
 	fields := strings.Fields(string(data[end+1:]))
 	if len(fields) < 13 {
-		return 0, fmt.Errorf("bench: /proc/%d/stat: %d fields after the command name, want at least 13", pid, len(fields))
+		return 0, fmt.Errorf("bench: /proc/%d/stat: %d fields after the command name, expected at least 13", pid, len(fields))
 	}
 	utime, err1 := strconv.ParseUint(fields[11], 10, 64)
 	stime, err2 := strconv.ParseUint(fields[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("bench: /proc/%d/stat: CPU times %q and %q are not numbers", pid, fields[11], fields[12])
+		return 0, fmt.Errorf("bench: /proc/%d/stat: invalid CPU times %q and %q: expected whole numbers of clock ticks", pid, fields[11], fields[12])
 	}
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
