@@ -65,8 +65,9 @@ func BenchmarkDecodeApply(b *testing.B) {
 }
 
 // decodeAndFold decodes one payload into a reused events.Decoded and folds
-// it per iteration, starting a new State after the last payload.
-func decodeAndFold(b *testing.B, payloads [][]byte) {
+// it per iteration, starting a new State after the last payload. It
+// returns the State of the last iteration.
+func decodeAndFold(b *testing.B, payloads [][]byte) *projector.State {
 	b.ReportAllocs()
 	s := projector.NewState()
 	var d events.Decoded
@@ -83,6 +84,7 @@ func decodeAndFold(b *testing.B, payloads [][]byte) {
 		}
 		i++
 	}
+	return s
 }
 
 // BenchmarkClients lists the clients of one account of a folded history.
@@ -136,7 +138,8 @@ func BenchmarkSnapshot(b *testing.B) {
 // accounts, 50 per account as in the default catch-up of clientele bench.
 // Its state, tens of megabytes, is larger than the CPU caches of common
 // machines, so it shows the cost of the memory that each event touches,
-// which BenchmarkDecodeApply does not.
+// which BenchmarkDecodeApply does not. It also reports the sessions that
+// the final state keeps and the session.unbound events of the history.
 func BenchmarkApplyLongHistories(b *testing.B) {
 	const users, n = 20_000, 1_000_000
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
@@ -145,14 +148,25 @@ func BenchmarkApplyLongHistories(b *testing.B) {
 		b.Fatal(err)
 	}
 	payloads := make([][]byte, n)
+	unbound := 0
 	for i := range payloads {
 		e, err := g.Next()
 		if err != nil {
 			b.Fatal(err)
 		}
+		if e.Type == events.SessionUnbound {
+			unbound++
+		}
 		if payloads[i], err = events.Encode(e); err != nil {
 			b.Fatal(err)
 		}
 	}
-	decodeAndFold(b, payloads)
+	s := decodeAndFold(b, payloads)
+	kept := 0
+	for _, a := range s.Users {
+		kept += len(a.Sessions)
+	}
+	// With -benchtime 1000000x the state is that of the whole history.
+	b.ReportMetric(float64(kept), "sessions-kept")
+	b.ReportMetric(float64(unbound), "unbind-events")
 }

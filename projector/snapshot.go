@@ -53,7 +53,7 @@ func decodeSnapshotFrom(r io.Reader, size int) (*State, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", ErrSnapshotInvalid, err)
 	}
-	// The body compresses to about 64% of its size (see compress.go), so
+	// The body compresses to about 65% of its size (see compress.go), so
 	// 5/3 of the stored size mostly spares the buffer from growing.
 	var raw bytes.Buffer
 	raw.Grow(size * 5 / 3)
