@@ -72,9 +72,9 @@ type Runner struct {
 	// readyAt is the stream's last sequence at start; the Runner is ready
 	// once it has applied that far.
 	readyAt atomic.Uint64
-	started atomic.Bool
-	// startedC is closed once readyAt is set.
-	startedC chan struct{}
+	// started is closed once readyAt is set.
+	started     chan struct{}
+	startedOnce sync.Once
 }
 
 // NewRunner returns a Runner with an empty state. Call Run to fill it.
@@ -103,7 +103,7 @@ func NewRunner(cfg Config) *Runner {
 	if cfg.StatsInterval == 0 {
 		cfg.StatsInterval = 5 * time.Second
 	}
-	return &Runner{cfg: cfg, log: cfg.Logger, state: NewState(), advanced: make(chan struct{}), startedC: make(chan struct{})}
+	return &Runner{cfg: cfg, log: cfg.Logger, state: NewState(), advanced: make(chan struct{}), started: make(chan struct{})}
 }
 
 // Run restores the newest valid snapshot, then consumes the stream from the
@@ -127,9 +127,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	r.discardSnapshotAhead(info.State.LastSeq)
 	r.readyAt.Store(info.State.LastSeq)
-	if r.started.CompareAndSwap(false, true) {
-		close(r.startedC)
-	}
+	r.startedOnce.Do(func() { close(r.started) })
 	r.log.Info("projector starting", "applied_seq", r.Applied(), "stream_last_seq", info.State.LastSeq)
 
 	consumeErr := make(chan error, 1)
@@ -263,7 +261,9 @@ func (r *Runner) WaitApplied(ctx context.Context, seq uint64) error {
 // Ready returns nil once Run has applied every message that was in the
 // stream when it started, and an error wrapping ErrNotReady before.
 func (r *Runner) Ready() error {
-	if !r.started.Load() {
+	select {
+	case <-r.started:
+	default:
 		return fmt.Errorf("%w: starting", ErrNotReady)
 	}
 	if target, applied := r.readyAt.Load(), r.Applied(); applied < target {
@@ -277,7 +277,7 @@ func (r *Runner) Ready() error {
 // sequences applied and to apply.
 func (r *Runner) WaitReady(ctx context.Context) error {
 	select {
-	case <-r.startedC:
+	case <-r.started:
 	case <-ctx.Done():
 		return fmt.Errorf("%w: not started: %w", ErrNotReady, ctx.Err())
 	}
